@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "coap/message.hpp"
+#include "metrics/metrics.hpp"
+
+namespace iot::coap {
+
+// Process-wide libcoap set-up: coap_startup() and a bridge from libcoap's log to ours. Exactly
+// one, created in main before any Server and destroyed after the last one.
+class Library {
+ public:
+  // verbose: pass libcoap's debug output through (it logs every PDU, so only for debugging).
+  explicit Library(bool verbose);
+  ~Library();
+  Library(const Library&) = delete;
+  Library& operator=(const Library&) = delete;
+};
+
+// Application side of a Server: called on the server's thread for every request that is not a
+// retransmission of one already answered.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  virtual Response handle(const Request& request) = 0;
+};
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  unsigned short port = 5683;  // 0: pick a free port (read it back with local_port())
+  // Lets several servers (one per worker thread) share the port; the kernel spreads peers
+  // across them by address hash.
+  bool reuse_port = true;
+  std::vector<std::string> paths;  // resources; requests for anything else reach the handler with path ""
+  std::size_t exchange_cache_capacity = 100'000;
+  // libcoap walks every session on each wake-up; bounding idle ones keeps that walk short.
+  unsigned max_idle_sessions = 256;
+  unsigned session_timeout_seconds = 60;
+  int receive_buffer_bytes = 4 << 20;  // bursts overflow the default 212 KB and become timeouts
+};
+
+// Throws (one line, e.g. "coap listen 0.0.0.0:5683: Address already in use") when another socket
+// holds host:port. Servers bind with SO_REUSEADDR|SO_REUSEPORT, which would let a second
+// collector share the port silently and take part of the traffic: check before binding.
+void ensure_udp_port_free(const std::string& host, unsigned short port);
+
+// One CoAP-over-UDP endpoint with its own libcoap context. Not thread-safe: one per worker
+// thread, used only on that thread (libcoap 4.3.1 has no locking).
+class Server {
+ public:
+  // duplicates: counts retransmissions answered from the exchange cache without reaching the
+  // handler; owned by the caller so it outlives the server for late metric scrapes.
+  Server(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Readable whenever process() has work (datagrams or libcoap timers); watch it with epoll or
+  // an asio descriptor, never read it.
+  int event_fd() const;
+  // Handles what is ready now, a bounded number of datagrams per call; never blocks.
+  void process();
+
+  unsigned short local_port() const;
+  std::string local_address() const;  // "127.0.0.1:5683" / "[::]:5683"
+
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace iot::coap

@@ -1,0 +1,63 @@
+#include "sink/file_sink.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace iot::sink {
+
+FileSink::FileSink(const std::filesystem::path& path) : path_(path) {
+  if (path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) throw std::system_error(ec, "sink " + path.string() + ": cannot create directory");
+  }
+  fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "sink " + path.string());
+}
+
+FileSink::~FileSink() {
+  if (fd_ >= 0) {
+    sync();
+    ::close(fd_);
+  }
+}
+
+std::error_code FileSink::append(std::string_view ndjson) {
+  while (!ndjson.empty()) {
+    const ssize_t written = ::write(fd_, ndjson.data(), ndjson.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return {errno, std::generic_category()};
+    }
+    // A short write to a regular file means the disk is full or a limit was hit; the next call
+    // reports why. The tail may then sit torn at the end of the file, which replay tools skip.
+    dirty_ = true;
+    ndjson.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return {};
+}
+
+std::error_code FileSink::sync() {
+  if (!dirty_) return {};
+  if (::fdatasync(fd_) != 0) return {errno, std::generic_category()};
+  dirty_ = false;
+  return {};
+}
+
+FileFlusher::FileFlusher(const std::filesystem::path& path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "sink " + path.string());
+}
+
+FileFlusher::~FileFlusher() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::error_code FileFlusher::flush() {
+  if (::fdatasync(fd_) != 0) return {errno, std::generic_category()};
+  return {};
+}
+
+}  // namespace iot::sink

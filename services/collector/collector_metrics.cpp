@@ -1,0 +1,102 @@
+#include "collector_metrics.hpp"
+
+#include <algorithm>
+
+namespace iot::collector {
+namespace {
+
+using metrics::PrometheusWriter;
+
+constexpr std::string_view kPathNames[kPathLabelCount] = {"/events", "/health", "other"};
+constexpr std::string_view kRejectNames[kRejectLabelCount] = {
+    "malformed_json",    "schema", "bad_timestamp", "batch_too_large", "payload_too_large",
+    "unsupported_content_format"};
+
+std::size_t code_index(coap::Code code) {
+  const auto* it = std::find(kTrackedCodes.begin(), kTrackedCodes.end(), code);
+  return static_cast<std::size_t>(it - kTrackedCodes.begin());  // kTrackedCodes.size() = other
+}
+
+std::size_t request_index(coap::Method method, PathLabel path, coap::Code code) {
+  return (static_cast<std::size_t>(method) * kPathLabelCount + static_cast<std::size_t>(path)) *
+             kCodeLabelCount +
+         code_index(code);
+}
+
+template <typename Read>
+std::uint64_t sum(std::span<const WorkerMetrics* const> workers, Read read) {
+  std::uint64_t total = 0;
+  for (const auto* worker : workers) total += read(*worker);
+  return total;
+}
+
+}  // namespace
+
+RejectLabel reject_label(event::RejectReason reason) {
+  switch (reason) {
+    case event::RejectReason::malformed_json: return RejectLabel::malformed_json;
+    case event::RejectReason::schema: return RejectLabel::schema;
+    case event::RejectReason::bad_timestamp: return RejectLabel::bad_timestamp;
+    case event::RejectReason::batch_too_large: return RejectLabel::batch_too_large;
+  }
+  return RejectLabel::schema;
+}
+
+void WorkerMetrics::count_request(coap::Method method, PathLabel path, coap::Code code,
+                                  std::uint64_t duration_ns) {
+  requests[request_index(method, path, code)].add();
+  request_duration.observe_ns(duration_ns);
+}
+
+std::string render_metrics(std::span<const WorkerMetrics* const> workers, const ProcessState& state) {
+  PrometheusWriter out;
+  out.header("iot_build_info", "gauge", "Version of this collector.");
+  out.sample("iot_build_info", PrometheusWriter::label("version", IOT_VERSION), std::uint64_t{1});
+  out.header("iot_ready", "gauge", "1 while serving, 0 while starting or draining.");
+  out.sample("iot_ready", "", std::uint64_t{state.ready ? 1u : 0u});
+  out.header("iot_workers", "gauge", "Worker threads, each with its own CoAP endpoint.");
+  out.sample("iot_workers", "", std::uint64_t{state.workers});
+
+  out.header("iot_coap_requests_total", "counter", "CoAP requests by method, path and response code.");
+  for (std::size_t m = 0; m < coap::kMethodCount; ++m) {
+    for (std::size_t p = 0; p < kPathLabelCount; ++p) {
+      for (std::size_t c = 0; c < kCodeLabelCount; ++c) {
+        const std::size_t index = (m * kPathLabelCount + p) * kCodeLabelCount + c;
+        const auto value = sum(workers, [&](const WorkerMetrics& w) { return w.requests[index].value(); });
+        if (value == 0) continue;
+        const std::string code = c < kTrackedCodes.size() ? coap::code_text(kTrackedCodes[c]) : "other";
+        out.sample("iot_coap_requests_total",
+                   PrometheusWriter::label("method", coap::method_name(static_cast<coap::Method>(m))) +
+                       "," + PrometheusWriter::label("path", kPathNames[p]) + "," +
+                       PrometheusWriter::label("code", code),
+                   value);
+      }
+    }
+  }
+  out.header("iot_coap_duplicates_total", "counter",
+             "Retransmitted requests answered from the exchange cache, not processed again.");
+  out.sample("iot_coap_duplicates_total", "",
+             sum(workers, [](const WorkerMetrics& w) { return w.duplicates.value(); }));
+  out.header("iot_coap_payload_bytes_total", "counter", "Request body bytes received on /events.");
+  out.sample("iot_coap_payload_bytes_total", "",
+             sum(workers, [](const WorkerMetrics& w) { return w.payload_bytes.value(); }));
+  out.header("iot_events_accepted_total", "counter", "Events validated and stored.");
+  out.sample("iot_events_accepted_total", "",
+             sum(workers, [](const WorkerMetrics& w) { return w.events_accepted.value(); }));
+  out.header("iot_events_rejected_total", "counter", "Requests whose events were refused, by reason.");
+  for (std::size_t r = 0; r < kRejectLabelCount; ++r) {
+    out.sample("iot_events_rejected_total", PrometheusWriter::label("reason", kRejectNames[r]),
+               sum(workers, [&](const WorkerMetrics& w) { return w.rejected[r].value(); }));
+  }
+  out.header("iot_sink_write_errors_total", "counter", "Failed writes to the sink (devices got 5.00).");
+  out.sample("iot_sink_write_errors_total", "",
+             sum(workers, [](const WorkerMetrics& w) { return w.sink_write_errors.value(); }));
+  out.header("iot_coap_request_duration_seconds", "histogram",
+             "Time from a request reaching the collector's handler to its response.");
+  metrics::LatencyHistogram::Snapshot durations;
+  for (const auto* worker : workers) durations += worker->request_duration.snapshot();
+  out.histogram("iot_coap_request_duration_seconds", "", durations);
+  return out.text();
+}
+
+}  // namespace iot::collector

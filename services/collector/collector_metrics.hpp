@@ -1,0 +1,61 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include "coap/message.hpp"
+#include "event/validator.hpp"
+#include "metrics/metrics.hpp"
+
+namespace iot::collector {
+
+// Request paths as metric labels: a fixed set, so a scan of random URIs cannot grow the series.
+enum class PathLabel : std::uint8_t { events, health, other };
+inline constexpr std::size_t kPathLabelCount = 3;
+
+// Every response code the collector sends, plus "other" for anything unexpected.
+inline constexpr std::array kTrackedCodes{
+    coap::Code::created,        coap::Code::content,
+    coap::Code::continue_,      coap::Code::bad_request,
+    coap::Code::not_found,      coap::Code::method_not_allowed,
+    coap::Code::request_entity_incomplete, coap::Code::request_entity_too_large,
+    coap::Code::unsupported_content_format, coap::Code::internal_server_error,
+    coap::Code::service_unavailable};
+inline constexpr std::size_t kCodeLabelCount = kTrackedCodes.size() + 1;
+
+// Why events were refused: the validator's reasons, then the request-level ones.
+enum class RejectLabel : std::uint8_t {
+  malformed_json,
+  schema,
+  bad_timestamp,
+  batch_too_large,
+  payload_too_large,
+  unsupported_content_format,
+};
+inline constexpr std::size_t kRejectLabelCount = 6;
+RejectLabel reject_label(event::RejectReason reason);
+
+// Counters of one worker: written only by its thread, read by the admin thread at scrape time.
+struct WorkerMetrics {
+  std::array<metrics::Counter, coap::kMethodCount * kPathLabelCount * kCodeLabelCount> requests;
+  std::array<metrics::Counter, kRejectLabelCount> rejected;  // requests refused, by reason
+  metrics::Counter events_accepted;
+  metrics::Counter payload_bytes;
+  metrics::Counter sink_write_errors;
+  metrics::LatencyHistogram request_duration;
+  metrics::Counter duplicates;  // retransmissions answered from the exchange cache
+
+  void count_request(coap::Method method, PathLabel path, coap::Code code, std::uint64_t duration_ns);
+};
+
+struct ProcessState {
+  bool ready;
+  unsigned workers;
+};
+
+// The whole /metrics page: sums over workers, build info and readiness.
+std::string render_metrics(std::span<const WorkerMetrics* const> workers, const ProcessState& state);
+
+}  // namespace iot::collector

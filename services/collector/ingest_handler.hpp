@@ -1,0 +1,48 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <string>
+
+#include "coap/block1_assembler.hpp"
+#include "coap/server.hpp"
+#include "collector_metrics.hpp"
+#include "event/validator.hpp"
+#include "sink/file_sink.hpp"
+
+namespace iot::collector {
+
+struct IngestSettings {
+  std::size_t max_payload = 16384;
+  std::size_t max_batch = 100;
+  std::string index;     // _index of stored documents
+  std::string instance;  // stored as "collector"
+  std::uint32_t drain_max_age_seconds = 2;
+};
+
+// The collector's CoAP API on one worker: routes /events and /health, reassembles Block1
+// uploads, validates, encodes and stores events, and counts every answer. Runs on the worker's
+// thread only.
+class IngestHandler final : public coap::RequestHandler {
+ public:
+  IngestHandler(IngestSettings settings, sink::FileSink& sink, WorkerMetrics& metrics,
+                const std::atomic<bool>& draining);
+
+  coap::Response handle(const coap::Request& request) override;
+
+ private:
+  coap::Response route(const coap::Request& request, PathLabel path);
+  coap::Response post_events(const coap::Request& request);
+  coap::Response store(std::string_view body);
+  coap::Response reject(RejectLabel label, coap::Code code, std::string message);
+
+  IngestSettings settings_;
+  sink::FileSink& sink_;
+  WorkerMetrics& metrics_;
+  const std::atomic<bool>& draining_;
+  event::EventValidator validator_;
+  coap::Block1Assembler assembler_;
+  std::string encoded_;  // reused between requests: one sink write per request
+};
+
+}  // namespace iot::collector

@@ -1,0 +1,59 @@
+#include "worker.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <functional>
+
+#include "logging/log.hpp"
+
+namespace iot::collector {
+
+Worker::Worker(unsigned index, const coap::ServerOptions& coap_options,
+               const IngestSettings& settings, const std::string& sink_path,
+               const std::atomic<bool>& draining)
+    : index_(index), sink_(sink_path), handler_(settings, sink_, metrics_, draining) {
+  server_.emplace(coap_options, handler_, metrics_.duplicates);
+}
+
+Worker::~Worker() { join(); }
+
+void Worker::start() { thread_ = std::thread([this] { run(); }); }
+
+std::future<void> Worker::stop() {
+  auto done = stopped_.get_future();
+  boost::asio::post(io_, [this] { io_.stop(); });
+  return done;
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run() {
+  // libcoap's epoll fd is readable whenever a datagram or one of its timers is due: waiting on it
+  // lets libcoap and asio timers/sockets share this one thread.
+  boost::asio::posix::stream_descriptor coap_events(io_, server_->event_fd());
+  std::function<void()> wait_for_coap = [&] {
+    coap_events.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                           [&](const boost::system::error_code& error) {
+                             if (error) return;
+                             server_->process();
+                             wait_for_coap();
+                           });
+  };
+  wait_for_coap();
+  try {
+    io_.run();
+  } catch (const std::exception& e) {
+    logging::error("worker failed", {{"worker", index_}, {"error", e.what()}});
+  }
+  // The descriptor belongs to libcoap: release it rather than let asio close it.
+  coap_events.release();
+  if (auto error = sink_.sync()) {
+    logging::error("sink sync failed", {{"worker", index_}, {"error", error.message()}});
+  }
+  server_.reset();
+  stopped_.set_value();
+}
+
+}  // namespace iot::collector

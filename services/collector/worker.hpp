@@ -1,0 +1,54 @@
+#pragma once
+
+#include <atomic>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+
+#include "coap/server.hpp"
+#include "collector_metrics.hpp"
+#include "ingest_handler.hpp"
+#include "sink/file_sink.hpp"
+
+namespace iot::collector {
+
+// One shared-nothing worker: its own thread, event loop, CoAP endpoint on the shared port,
+// sink handle, validator and buffers. Nothing on the request path is shared with other workers.
+class Worker {
+ public:
+  // Binds the endpoint at once (throws with a one-line message), so start-up errors surface
+  // before the process reports ready.
+  Worker(unsigned index, const coap::ServerOptions& coap_options, const IngestSettings& settings,
+         const std::string& sink_path, const std::atomic<bool>& draining);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  // Asks the worker to finish: stops reading, syncs the sink, frees the CoAP context on its own
+  // thread. The future becomes ready when it has.
+  std::future<void> stop();
+  void join();
+
+  const WorkerMetrics& metrics() const { return metrics_; }
+  unsigned short port() const { return server_->local_port(); }
+  std::string address() const { return server_->local_address(); }
+
+ private:
+  void run();
+
+  unsigned index_;
+  WorkerMetrics metrics_;
+  sink::FileSink sink_;
+  IngestHandler handler_;
+  std::optional<coap::Server> server_;
+  boost::asio::io_context io_;
+  std::promise<void> stopped_;
+  std::thread thread_;
+};
+
+}  // namespace iot::collector
