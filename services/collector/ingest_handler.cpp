@@ -70,10 +70,10 @@ Response IngestHandler::route(const coap::Request& request, PathLabel path) {
       if (request.method != coap::Method::get) {
         return Response::text(Code::method_not_allowed, "/health accepts GET only");
       }
-      return Response{Code::content, coap::kContentFormatJson, std::nullopt, std::nullopt,
-                      std::nullopt,
+      return Response(Code::content,
                       R"({"status":"ok","version":")" IOT_VERSION R"(","instance":")" +
-                          settings_.instance + "\"}"};
+                          settings_.instance + "\"}",
+                      coap::kContentFormatJson);
     case PathLabel::other: break;
   }
   return Response::text(Code::not_found, "no such resource; use /events or /health");
@@ -102,7 +102,7 @@ Response IngestHandler::post_events(const coap::Request& request) {
       [&](auto& result) -> Response {
         using R = std::decay_t<decltype(result)>;
         if constexpr (std::is_same_v<R, coap::Block1Assembler::Continue>) {
-          Response response{Code::continue_};
+          Response response(Code::continue_);
           response.block1 = request.block1;
           return response;
         } else if constexpr (std::is_same_v<R, coap::Block1Assembler::TooLarge>) {
@@ -141,7 +141,7 @@ Response IngestHandler::store(std::string_view body) {
     return Response::text(Code::internal_server_error, "storage failed; retry later");
   }
   metrics_.events_accepted.add(result.events.size());
-  return Response{Code::created};
+  return Response(Code::created);
 }
 
 Response IngestHandler::reject(RejectLabel label, Code code, std::string message) {

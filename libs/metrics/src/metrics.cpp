@@ -33,7 +33,7 @@ namespace {
 
 void append_double(std::string& out, double value) {
   char buffer[32];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general);
   out.append(buffer, ec == std::errc() ? end : buffer);
 }
 

@@ -72,6 +72,10 @@ struct Request {
 };
 
 struct Response {
+  Response() = default;
+  explicit Response(Code code, std::string payload = {}, std::optional<unsigned> content_format = {})
+      : code(code), content_format(content_format), payload(std::move(payload)) {}
+
   Code code = Code::internal_server_error;
   std::optional<unsigned> content_format;
   std::optional<std::uint32_t> max_age;  // seconds
@@ -80,8 +84,7 @@ struct Response {
   std::string payload;
 
   static Response text(Code code, std::string message) {
-    return Response{code, kContentFormatTextPlain, std::nullopt, std::nullopt, std::nullopt,
-                    std::move(message)};
+    return Response(code, std::move(message), kContentFormatTextPlain);
   }
 };
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency on a Debian 12 machine, as root. Idempotent: a second
+# run installs nothing and finishes in seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates curl procps
+  # libcoap 4.3.1: headers (OpenSSL build) and the coap-client-*/coap-server-* tools tests use
+  libcoap3-dev libcoap3-bin
+  # Boost 1.81: the default 1.74 has no Boost.JSON
+  libboost1.81-dev libboost-json1.81-dev
+  libspdlog-dev libssl-dev libxxhash-dev libgtest-dev libgmock-dev
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+# Node.js runs the integration tests with real CoAP peers (npm coap). Some images ship Node with
+# npm bundled, where Debian's separate npm package would conflict: install only what is absent.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The lock file pins every npm package; `npm ci` reinstalls only when the lock changed.
+stamp=tests/integration/node_modules/.package-lock.json
+if [[ ! -f $stamp || tests/integration/package-lock.json -nt $stamp ]]; then
+  npm ci --prefix tests/integration --no-audit --no-fund --loglevel=error
+fi

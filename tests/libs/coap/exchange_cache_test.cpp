@@ -1,0 +1,85 @@
+#include "coap/exchange_cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+
+namespace iot::coap {
+namespace {
+
+using namespace std::chrono_literals;
+
+PeerAddress peer(std::uint8_t last_octet, std::uint16_t port) {
+  PeerAddress p;
+  p.bytes = {AF_INET, static_cast<std::uint8_t>(port >> 8), static_cast<std::uint8_t>(port), 127, 0, 0,
+             last_octet};
+  p.length = 7;
+  return p;
+}
+
+const std::uint8_t kToken[] = {0xca, 0xfe};
+const std::uint8_t kOtherToken[] = {0xbe, 0xef};
+
+TEST(ExchangeCache, ReplaysTheResponseToARetransmission) {
+  ExchangeCache cache(16);
+  const auto now = ExchangeCache::Clock::now();
+  EXPECT_EQ(cache.find(peer(1, 5000), 42, kToken, now), nullptr);
+  cache.remember(peer(1, 5000), 42, kToken, Response::text(Code::bad_request, "why"), now);
+  const Response* cached = cache.find(peer(1, 5000), 42, kToken, now + 2s);
+  ASSERT_NE(cached, nullptr);
+  EXPECT_EQ(cached->code, Code::bad_request);
+  EXPECT_EQ(cached->payload, "why");
+}
+
+TEST(ExchangeCache, DistinguishesPeersPortsMessageIdsAndTokens) {
+  ExchangeCache cache(16);
+  const auto now = ExchangeCache::Clock::now();
+  cache.remember(peer(1, 5000), 42, kToken, Response(Code::created), now);
+  EXPECT_EQ(cache.find(peer(2, 5000), 42, kToken, now), nullptr);
+  EXPECT_EQ(cache.find(peer(1, 5001), 42, kToken, now), nullptr);
+  EXPECT_EQ(cache.find(peer(1, 5000), 43, kToken, now), nullptr);
+  // Same message id, new token: a restarted device with a new request, not a retransmission.
+  EXPECT_EQ(cache.find(peer(1, 5000), 42, kOtherToken, now), nullptr);
+}
+
+TEST(ExchangeCache, ForgetsAfterTheExchangeLifetime) {
+  ExchangeCache cache(16);
+  const auto now = ExchangeCache::Clock::now();
+  cache.remember(peer(1, 5000), 1, kToken, Response(Code::created), now);
+  EXPECT_NE(cache.find(peer(1, 5000), 1, kToken, now + ExchangeCache::kExchangeLifetime - 1s), nullptr);
+  EXPECT_EQ(cache.find(peer(1, 5000), 1, kToken, now + ExchangeCache::kExchangeLifetime), nullptr);
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST(ExchangeCache, EvictsTheOldestBeyondCapacity) {
+  ExchangeCache cache(3);
+  const auto now = ExchangeCache::Clock::now();
+  for (std::uint16_t id = 0; id < 5; ++id) {
+    cache.remember(peer(1, 5000), id, kToken, Response(Code::created), now + std::chrono::milliseconds(id));
+  }
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_EQ(cache.find(peer(1, 5000), 0, kToken, now + 10ms), nullptr);
+  EXPECT_EQ(cache.find(peer(1, 5000), 1, kToken, now + 10ms), nullptr);
+  EXPECT_NE(cache.find(peer(1, 5000), 4, kToken, now + 10ms), nullptr);
+}
+
+TEST(ExchangeCache, AReinsertedKeyIsNotEvictedThroughItsStaleRecord) {
+  ExchangeCache cache(2);
+  const auto now = ExchangeCache::Clock::now();
+  cache.remember(peer(1, 5000), 7, kToken, Response(Code::created), now);
+  cache.remember(peer(1, 5000), 7, kOtherToken, Response(Code::bad_request), now + 1s);
+  cache.remember(peer(1, 5000), 8, kToken, Response(Code::created), now + 2s);
+  const Response* fresh = cache.find(peer(1, 5000), 7, kOtherToken, now + 3s);
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_EQ(fresh->code, Code::bad_request);
+}
+
+TEST(ExchangeCache, CapacityZeroDisablesIt) {
+  ExchangeCache cache(0);
+  const auto now = ExchangeCache::Clock::now();
+  cache.remember(peer(1, 5000), 1, kToken, Response(Code::created), now);
+  EXPECT_EQ(cache.find(peer(1, 5000), 1, kToken, now), nullptr);
+}
+
+}  // namespace
+}  // namespace iot::coap
