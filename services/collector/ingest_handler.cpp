@@ -137,7 +137,15 @@ Response IngestHandler::store(std::string_view body) {
   for (const auto& event : result.events) event::append_bulk_create(encoded_, event, context);
   if (auto error = sink_.append(encoded_)) {
     metrics_.sink_write_errors.add();
-    logging::error("sink write failed", {{"path", sink_.path().string()}, {"error", error.message()}});
+    ++sink_errors_since_log_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_sink_error_log_) {
+      logging::error("sink write failed", {{"path", sink_.path().string()},
+                                           {"error", error.message()},
+                                           {"failures", sink_errors_since_log_}});
+      sink_errors_since_log_ = 0;
+      next_sink_error_log_ = now + std::chrono::seconds(10);
+    }
     return Response::text(Code::internal_server_error, "storage failed; retry later");
   }
   metrics_.events_accepted.add(result.events.size());

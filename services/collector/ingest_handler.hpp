@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -43,6 +44,10 @@ class IngestHandler final : public coap::RequestHandler {
   event::EventValidator validator_;
   coap::Block1Assembler assembler_;
   std::string encoded_;  // reused between requests: one sink write per request
+  // A failing disk fails every request: log the first failure, then at most one line per interval
+  // with the number of failures in between.
+  std::chrono::steady_clock::time_point next_sink_error_log_{};
+  std::uint64_t sink_errors_since_log_ = 0;
 };
 
 }  // namespace iot::collector
