@@ -33,13 +33,20 @@ void Worker::run() {
   // libcoap's epoll fd is readable whenever a datagram or one of its timers is due: waiting on it
   // lets libcoap and asio timers/sockets share this one thread.
   boost::asio::posix::stream_descriptor coap_events(io_, server_->event_fd());
-  std::function<void()> wait_for_coap = [&] {
+  std::function<void()> wait_for_coap, process_coap;
+  wait_for_coap = [&] {
     coap_events.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                            [&](const boost::system::error_code& error) {
-                             if (error) return;
-                             server_->process();
-                             wait_for_coap();
+                             if (!error) process_coap();
                            });
+  };
+  // Drains a bounded batch; when more is pending, lets other work on this loop run first.
+  process_coap = [&] {
+    if (server_->process()) {
+      boost::asio::post(io_, process_coap);
+    } else {
+      wait_for_coap();
+    }
   };
   wait_for_coap();
   try {

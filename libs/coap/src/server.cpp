@@ -266,13 +266,13 @@ Server::~Server() {
 
 int Server::event_fd() const { return coap_context_get_coap_fd(impl_->context); }
 
-void Server::process() {
-  const int fd = event_fd();
+bool Server::process() {
+  pollfd ready{event_fd(), POLLIN, 0};
   for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
     coap_io_process(impl_->context, COAP_IO_NO_WAIT);
-    pollfd ready{fd, POLLIN, 0};
-    if (poll(&ready, 1, 0) <= 0) break;
+    if (poll(&ready, 1, 0) <= 0) return false;
   }
+  return true;
 }
 
 unsigned short Server::local_port() const { return impl_->port; }

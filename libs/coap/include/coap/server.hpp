@@ -63,8 +63,10 @@ class Server {
   // Readable whenever process() has work (datagrams or libcoap timers); watch it with epoll or
   // an asio descriptor, never read it.
   int event_fd() const;
-  // Handles what is ready now, a bounded number of datagrams per call; never blocks.
-  void process();
+  // Handles what is ready now, a bounded number of datagrams per call; never blocks. Returns true
+  // when work is still pending: call again soon rather than wait for event_fd, because an
+  // edge-triggered watcher (Asio's) is not told again about what was already readable.
+  bool process();
 
   unsigned short local_port() const;
   std::string local_address() const;  // "127.0.0.1:5683" / "[::]:5683"
