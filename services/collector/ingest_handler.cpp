@@ -89,6 +89,13 @@ Response IngestHandler::post_events(const coap::Request& request) {
   metrics_.payload_bytes.add(request.payload.size());
 
   if (!request.block1) {
+    if (request.maybe_truncated) {
+      auto response = too_large(settings_.max_payload);
+      response.payload = "datagram of " + std::to_string(coap::kMaxDatagramBytes) +
+                         "+ bytes may be cut short; send larger bodies with Block1";
+      metrics_.rejected[static_cast<std::size_t>(RejectLabel::payload_too_large)].add();
+      return response;
+    }
     if (request.payload.size() > settings_.max_payload) {
       metrics_.rejected[static_cast<std::size_t>(RejectLabel::payload_too_large)].add();
       return too_large(settings_.max_payload);

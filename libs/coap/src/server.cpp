@@ -17,6 +17,8 @@
 namespace iot::coap {
 namespace {
 
+static_assert(kMaxDatagramBytes == COAP_RXBUFFER_SIZE);
+
 // A burst of datagrams is drained in one wake-up, but bounded so a flood on one worker cannot
 // starve its timers and the other work on its event loop.
 constexpr int kMaxDatagramsPerWakeup = 64;
@@ -70,6 +72,15 @@ PeerAddress peer_of(const coap_address_t* address) {
     peer.length = 19;
   }
   return peer;
+}
+
+// Size of the PDU as received: header, token, options, payload marker and payload.
+std::size_t pdu_size(const coap_pdu_t* pdu, const coap_bin_const_t& token, std::size_t payload_length) {
+  std::size_t size = 4 + token.length + (payload_length > 0 ? 1 + payload_length : 0);
+  coap_opt_iterator_t iterator;
+  coap_option_iterator_init(pdu, &iterator, COAP_OPT_ALL);
+  while (coap_opt_t* option = coap_option_next(&iterator)) size += coap_opt_size(option);
+  return size;
 }
 
 void add_uint_option(coap_pdu_t* pdu, coap_option_num_t number, std::uint64_t value) {
@@ -186,6 +197,8 @@ struct Server::Impl {
     const std::uint8_t* data = nullptr;
     if (coap_get_data(request_pdu, &length, &data) && data != nullptr) {
       request.payload = std::span<const std::uint8_t>(data, length);
+      // Only large bodies can have reached the limit; walking the options is not needed otherwise.
+      if (length + 64 >= kMaxDatagramBytes) request.maybe_truncated = pdu_size(request_pdu, token, length) >= kMaxDatagramBytes;
     }
 
     Response response = handler.handle(request);
@@ -230,6 +243,9 @@ Server::Server(const ServerOptions& options, RequestHandler& handler, metrics::C
                                (error != 0 ? std::strerror(error) : "cannot bind"));
     }
     socket_fd = tuning.socket_fd();
+    // libcoap's default of 1152 bytes refuses larger single datagrams with a bare RST; accept
+    // everything its receive buffer holds (COAP_RXBUFFER_SIZE, an Ethernet frame's UDP payload).
+    coap_endpoint_set_default_mtu(endpoint, kMaxDatagramBytes);
   }
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;

@@ -69,7 +69,13 @@ struct Request {
   std::optional<std::uint64_t> size1;
   std::span<const std::uint8_t> payload;
   PeerAddress peer;
+  // The datagram filled the receive buffer (kMaxDatagramBytes), so it may have been cut short:
+  // its body must not be trusted. Larger bodies have to use Block1.
+  bool maybe_truncated = false;
 };
+
+// libcoap 4.3.1 reads at most this much of a datagram (COAP_RXBUFFER_SIZE) and drops the rest.
+inline constexpr std::size_t kMaxDatagramBytes = 1472;
 
 struct Response {
   Response() = default;

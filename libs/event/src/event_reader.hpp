@@ -1,0 +1,26 @@
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "event/event.hpp"
+#include "event/validator.hpp"
+
+namespace iot::event::detail {
+
+// Where an event sits in the request body, for diagnostics.
+struct EventLocation {
+  bool in_array;
+  std::size_t index;
+};
+
+// Applies the field rules to one event object that has already passed the structural checks
+// (unique keys, nesting depth) and fills `out`. out.payload is copied into default storage, so
+// `object` may live in memory that is reused afterwards.
+std::optional<ValidationError> read_event(const boost::json::object& object, EventLocation location,
+                                          std::int64_t received_at_ms,
+                                          const ValidationLimits& limits, Event& out);
+
+}  // namespace iot::event::detail
