@@ -47,6 +47,9 @@ std::error_code FileSink::sync() {
 }
 
 FileFlusher::FileFlusher(const std::filesystem::path& path) {
+  // A device or pipe as the sink (/dev/stdout) has nothing to make durable.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return;
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "sink " + path.string());
 }
@@ -56,6 +59,7 @@ FileFlusher::~FileFlusher() {
 }
 
 std::error_code FileFlusher::flush() {
+  if (fd_ < 0) return {};
   if (::fdatasync(fd_) != 0) return {errno, std::generic_category()};
   return {};
 }

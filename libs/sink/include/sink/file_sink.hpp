@@ -38,7 +38,8 @@ class FileSink {
 // whichever descriptor it is called on, so the workers never block on the disk.
 class FileFlusher {
  public:
-  explicit FileFlusher(const std::filesystem::path& path);  // the file must exist
+  // The file must exist; for anything but a regular file flush() does nothing.
+  explicit FileFlusher(const std::filesystem::path& path);
   ~FileFlusher();
   FileFlusher(const FileFlusher&) = delete;
   FileFlusher& operator=(const FileFlusher&) = delete;
