@@ -9,8 +9,9 @@ using metrics::PrometheusWriter;
 
 constexpr std::string_view kPathNames[kPathLabelCount] = {"/events", "/health", "other"};
 constexpr std::string_view kRejectNames[kRejectLabelCount] = {
-    "malformed_json",    "schema", "bad_timestamp", "batch_too_large", "payload_too_large",
-    "unsupported_content_format"};
+    "malformed_json",    "schema",
+    "bad_timestamp",     "batch_too_large",
+    "payload_too_large", "unsupported_content_format"};
 
 std::size_t code_index(coap::Code code) {
   const auto* it = std::find(kTrackedCodes.begin(), kTrackedCodes.end(), code);
@@ -34,10 +35,14 @@ std::uint64_t sum(std::span<const WorkerMetrics* const> workers, Read read) {
 
 RejectLabel reject_label(event::RejectReason reason) {
   switch (reason) {
-    case event::RejectReason::malformed_json: return RejectLabel::malformed_json;
-    case event::RejectReason::schema: return RejectLabel::schema;
-    case event::RejectReason::bad_timestamp: return RejectLabel::bad_timestamp;
-    case event::RejectReason::batch_too_large: return RejectLabel::batch_too_large;
+    case event::RejectReason::malformed_json:
+      return RejectLabel::malformed_json;
+    case event::RejectReason::schema:
+      return RejectLabel::schema;
+    case event::RejectReason::bad_timestamp:
+      return RejectLabel::bad_timestamp;
+    case event::RejectReason::batch_too_large:
+      return RejectLabel::batch_too_large;
   }
   return RejectLabel::schema;
 }
@@ -48,7 +53,8 @@ void WorkerMetrics::count_request(coap::Method method, PathLabel path, coap::Cod
   request_duration.observe_ns(duration_ns);
 }
 
-std::string render_metrics(std::span<const WorkerMetrics* const> workers, const ProcessState& state) {
+std::string render_metrics(std::span<const WorkerMetrics* const> workers,
+                           const ProcessState& state) {
   PrometheusWriter out;
   out.header("iot_build_info", "gauge", "Version of this collector.");
   out.sample("iot_build_info", PrometheusWriter::label("version", IOT_VERSION), std::uint64_t{1});
@@ -57,19 +63,23 @@ std::string render_metrics(std::span<const WorkerMetrics* const> workers, const 
   out.header("iot_workers", "gauge", "Worker threads, each with its own CoAP endpoint.");
   out.sample("iot_workers", "", std::uint64_t{state.workers});
 
-  out.header("iot_coap_requests_total", "counter", "CoAP requests by method, path and response code.");
+  out.header("iot_coap_requests_total", "counter",
+             "CoAP requests by method, path and response code.");
   for (std::size_t m = 0; m < coap::kMethodCount; ++m) {
     for (std::size_t p = 0; p < kPathLabelCount; ++p) {
       for (std::size_t c = 0; c < kCodeLabelCount; ++c) {
         const std::size_t index = (m * kPathLabelCount + p) * kCodeLabelCount + c;
-        const auto value = sum(workers, [&](const WorkerMetrics& w) { return w.requests[index].value(); });
+        const auto value =
+            sum(workers, [&](const WorkerMetrics& w) { return w.requests[index].value(); });
         if (value == 0) continue;
-        const std::string code = c < kTrackedCodes.size() ? coap::code_text(kTrackedCodes[c]) : "other";
-        out.sample("iot_coap_requests_total",
-                   PrometheusWriter::label("method", coap::method_name(static_cast<coap::Method>(m))) +
-                       "," + PrometheusWriter::label("path", kPathNames[p]) + "," +
-                       PrometheusWriter::label("code", code),
-                   value);
+        const std::string code =
+            c < kTrackedCodes.size() ? coap::code_text(kTrackedCodes[c]) : "other";
+        out.sample(
+            "iot_coap_requests_total",
+            PrometheusWriter::label("method", coap::method_name(static_cast<coap::Method>(m))) +
+                "," + PrometheusWriter::label("path", kPathNames[p]) + "," +
+                PrometheusWriter::label("code", code),
+            value);
       }
     }
   }
@@ -83,12 +93,14 @@ std::string render_metrics(std::span<const WorkerMetrics* const> workers, const 
   out.header("iot_events_accepted_total", "counter", "Events validated and stored.");
   out.sample("iot_events_accepted_total", "",
              sum(workers, [](const WorkerMetrics& w) { return w.events_accepted.value(); }));
-  out.header("iot_events_rejected_total", "counter", "Requests whose events were refused, by reason.");
+  out.header("iot_events_rejected_total", "counter",
+             "Requests whose events were refused, by reason.");
   for (std::size_t r = 0; r < kRejectLabelCount; ++r) {
     out.sample("iot_events_rejected_total", PrometheusWriter::label("reason", kRejectNames[r]),
                sum(workers, [&](const WorkerMetrics& w) { return w.rejected[r].value(); }));
   }
-  out.header("iot_sink_write_errors_total", "counter", "Failed writes to the sink (devices got 5.00).");
+  out.header("iot_sink_write_errors_total", "counter",
+             "Failed writes to the sink (devices got 5.00).");
   out.sample("iot_sink_write_errors_total", "",
              sum(workers, [](const WorkerMetrics& w) { return w.sink_write_errors.value(); }));
   out.header("iot_coap_request_duration_seconds", "histogram",

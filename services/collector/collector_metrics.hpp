@@ -16,13 +16,17 @@ enum class PathLabel : std::uint8_t { events, health, other };
 inline constexpr std::size_t kPathLabelCount = 3;
 
 // Every response code the collector sends, plus "other" for anything unexpected.
-inline constexpr std::array kTrackedCodes{
-    coap::Code::created,        coap::Code::content,
-    coap::Code::continue_,      coap::Code::bad_request,
-    coap::Code::not_found,      coap::Code::method_not_allowed,
-    coap::Code::request_entity_incomplete, coap::Code::request_entity_too_large,
-    coap::Code::unsupported_content_format, coap::Code::internal_server_error,
-    coap::Code::service_unavailable};
+inline constexpr std::array kTrackedCodes{coap::Code::created,
+                                          coap::Code::content,
+                                          coap::Code::continue_,
+                                          coap::Code::bad_request,
+                                          coap::Code::not_found,
+                                          coap::Code::method_not_allowed,
+                                          coap::Code::request_entity_incomplete,
+                                          coap::Code::request_entity_too_large,
+                                          coap::Code::unsupported_content_format,
+                                          coap::Code::internal_server_error,
+                                          coap::Code::service_unavailable};
 inline constexpr std::size_t kCodeLabelCount = kTrackedCodes.size() + 1;
 
 // Why events were refused: the validator's reasons, then the request-level ones.
@@ -47,7 +51,8 @@ struct WorkerMetrics {
   metrics::LatencyHistogram request_duration;
   metrics::Counter duplicates;  // retransmissions answered from the exchange cache
 
-  void count_request(coap::Method method, PathLabel path, coap::Code code, std::uint64_t duration_ns);
+  void count_request(coap::Method method, PathLabel path, coap::Code code,
+                     std::uint64_t duration_ns);
 };
 
 struct ProcessState {
@@ -56,6 +61,7 @@ struct ProcessState {
 };
 
 // The whole /metrics page: sums over workers, build info and readiness.
-std::string render_metrics(std::span<const WorkerMetrics* const> workers, const ProcessState& state);
+std::string render_metrics(std::span<const WorkerMetrics* const> workers,
+                           const ProcessState& state);
 
 }  // namespace iot::collector

@@ -46,10 +46,11 @@ Response IngestHandler::handle(const coap::Request& request) {
   const auto started = std::chrono::steady_clock::now();
   const PathLabel path = path_label(request.path);
   Response response = route(request, path);
-  metrics_.count_request(request.method, path, response.code,
-                         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                        std::chrono::steady_clock::now() - started)
-                                                        .count()));
+  metrics_.count_request(
+      request.method, path, response.code,
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now() - started)
+                                     .count()));
   return response;
 }
 
@@ -74,7 +75,8 @@ Response IngestHandler::route(const coap::Request& request, PathLabel path) {
                       R"({"status":"ok","version":")" IOT_VERSION R"(","instance":")" +
                           settings_.instance + "\"}",
                       coap::kContentFormatJson);
-    case PathLabel::other: break;
+    case PathLabel::other:
+      break;
   }
   return Response::text(Code::not_found, "no such resource; use /events or /health");
 }
@@ -124,8 +126,8 @@ Response IngestHandler::post_events(const coap::Request& request) {
           return response;
         } else {
           Response response = store(result.body);
-          response.block1 = coap::BlockOption{request.block1->number, false,
-                                              request.block1->size_exponent};
+          response.block1 =
+              coap::BlockOption{request.block1->number, false, request.block1->size_exponent};
           return response;
         }
       },

@@ -41,8 +41,10 @@ int wait_for_signal(const sigset_t& signals, Clock::time_point deadline, Tick ev
     if (now >= deadline) return 0;
     const auto wait = std::min<Clock::duration>(deadline - now, std::chrono::seconds(1));
     const auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
-    const timespec timeout{static_cast<time_t>(secs.count()),
-                           static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
+    const timespec timeout{
+        static_cast<time_t>(secs.count()),
+        static_cast<long>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
     const int signal = sigtimedwait(&signals, nullptr, &timeout);
     if (signal > 0) return signal;
     every_second();
@@ -72,7 +74,8 @@ int run(const CollectorConfig& config) {
   try {
     coap::ensure_udp_port_free(coap_options.host, coap_options.port);
     for (unsigned i = 0; i < config.threads; ++i) {
-      workers.push_back(std::make_unique<Worker>(i, coap_options, settings, config.file_sink.path, draining));
+      workers.push_back(
+          std::make_unique<Worker>(i, coap_options, settings, config.file_sink.path, draining));
       // With port 0 the first worker picks the port and the others join it.
       coap_options.port = workers.front()->port();
     }
@@ -103,15 +106,18 @@ int run(const CollectorConfig& config) {
                           {"version", IOT_VERSION}});
 
   const auto flush = [&] {
-    if (auto error = flusher->flush()) logging::error("sink flush failed", {{"error", error.message()}});
+    if (auto error = flusher->flush())
+      logging::error("sink flush failed", {{"error", error.message()}});
   };
   const int signal = wait_for_signal(signals, Clock::time_point::max(), flush);
   const auto deadline = Clock::now() + config.shutdown_timeout;
   draining = true;
-  logging::info("draining", {{"signal", strsignal(signal)},
-                             {"drain_delay_s", static_cast<std::int64_t>(config.drain_delay.count())}});
+  logging::info("draining",
+                {{"signal", strsignal(signal)},
+                 {"drain_delay_s", static_cast<std::int64_t>(config.drain_delay.count())}});
   // Keep answering 5.03 while the Service stops routing here; a second signal cuts it short.
-  if (config.drain_delay.count() > 0) wait_for_signal(signals, Clock::now() + config.drain_delay, flush);
+  if (config.drain_delay.count() > 0)
+    wait_for_signal(signals, Clock::now() + config.drain_delay, flush);
 
   std::vector<std::future<void>> stopped;
   for (auto& worker : workers) stopped.push_back(worker->stop());
@@ -143,7 +149,7 @@ int main(int argc, char** argv, char** envp) {
     }
     config = std::get<collector::CollectorConfig>(std::move(parsed));
     logging::configure(config.log_format == collector::LogFormat::json ? logging::Format::json
-                                                                        : logging::Format::text,
+                                                                       : logging::Format::text,
                        logging::parse_level(config.log_level));
   } catch (const std::exception& e) {
     std::cerr << "iot-collector: " << e.what() << "\n";

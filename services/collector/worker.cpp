@@ -1,7 +1,7 @@
 #include "worker.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <functional>
 
 #include "logging/log.hpp"
@@ -15,9 +15,13 @@ Worker::Worker(unsigned index, const coap::ServerOptions& coap_options,
   server_.emplace(coap_options, handler_, metrics_.duplicates);
 }
 
-Worker::~Worker() { join(); }
+Worker::~Worker() {
+  join();
+}
 
-void Worker::start() { thread_ = std::thread([this] { run(); }); }
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 std::future<void> Worker::stop() {
   auto done = stopped_.get_future();

@@ -1,13 +1,12 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <future>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
-
-#include <boost/asio/io_context.hpp>
 
 #include "coap/server.hpp"
 #include "collector_metrics.hpp"

@@ -16,14 +16,22 @@ std::string code_text(Code code) {
 
 std::string_view method_name(Method method) {
   switch (method) {
-    case Method::get: return "GET";
-    case Method::post: return "POST";
-    case Method::put: return "PUT";
-    case Method::del: return "DELETE";
-    case Method::fetch: return "FETCH";
-    case Method::patch: return "PATCH";
-    case Method::ipatch: return "IPATCH";
-    case Method::other: break;
+    case Method::get:
+      return "GET";
+    case Method::post:
+      return "POST";
+    case Method::put:
+      return "PUT";
+    case Method::del:
+      return "DELETE";
+    case Method::fetch:
+      return "FETCH";
+    case Method::patch:
+      return "PATCH";
+    case Method::ipatch:
+      return "IPATCH";
+    case Method::other:
+      break;
   }
   return "OTHER";
 }

@@ -35,14 +35,22 @@ void log_from_libcoap(coap_log_t level, const char* message) {
 
 Method method_of(coap_pdu_code_t code) {
   switch (code) {
-    case COAP_REQUEST_CODE_GET: return Method::get;
-    case COAP_REQUEST_CODE_POST: return Method::post;
-    case COAP_REQUEST_CODE_PUT: return Method::put;
-    case COAP_REQUEST_CODE_DELETE: return Method::del;
-    case COAP_REQUEST_CODE_FETCH: return Method::fetch;
-    case COAP_REQUEST_CODE_PATCH: return Method::patch;
-    case COAP_REQUEST_CODE_IPATCH: return Method::ipatch;
-    default: return Method::other;
+    case COAP_REQUEST_CODE_GET:
+      return Method::get;
+    case COAP_REQUEST_CODE_POST:
+      return Method::post;
+    case COAP_REQUEST_CODE_PUT:
+      return Method::put;
+    case COAP_REQUEST_CODE_DELETE:
+      return Method::del;
+    case COAP_REQUEST_CODE_FETCH:
+      return Method::fetch;
+    case COAP_REQUEST_CODE_PATCH:
+      return Method::patch;
+    case COAP_REQUEST_CODE_IPATCH:
+      return Method::ipatch;
+    default:
+      return Method::other;
   }
 }
 
@@ -75,7 +83,8 @@ PeerAddress peer_of(const coap_address_t* address) {
 }
 
 // Size of the PDU as received: header, token, options, payload marker and payload.
-std::size_t pdu_size(const coap_pdu_t* pdu, const coap_bin_const_t& token, std::size_t payload_length) {
+std::size_t pdu_size(const coap_pdu_t* pdu, const coap_bin_const_t& token,
+                     std::size_t payload_length) {
   std::size_t size = 4 + token.length + (payload_length > 0 ? 1 + payload_length : 0);
   coap_opt_iterator_t iterator;
   coap_option_iterator_init(pdu, &iterator, COAP_OPT_ALL);
@@ -124,7 +133,8 @@ coap_address_t resolve(const std::string& host, unsigned short port) {
 }
 
 std::string display_address(const std::string& host, unsigned short port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
 }
 
 }  // namespace
@@ -138,7 +148,8 @@ void ensure_udp_port_free(const std::string& host, unsigned short port) {
   const int error = errno;
   ::close(fd);
   if (rc != 0 && error == EADDRINUSE) {
-    throw std::runtime_error("coap listen " + display_address(host, port) + ": " + std::strerror(error));
+    throw std::runtime_error("coap listen " + display_address(host, port) + ": " +
+                             std::strerror(error));
   }
 }
 
@@ -149,7 +160,9 @@ Library::Library(bool verbose) {
   coap_set_log_level(verbose ? LOG_DEBUG : LOG_WARNING);
 }
 
-Library::~Library() { coap_cleanup(); }
+Library::~Library() {
+  coap_cleanup();
+}
 
 struct Server::Impl {
   Impl(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates)
@@ -171,7 +184,8 @@ struct Server::Impl {
     const std::span<const std::uint8_t> token_bytes(token.s, token.length);
     const auto now = ExchangeCache::Clock::now();
 
-    if (const Response* cached = exchanges.find(request.peer, request.message_id, token_bytes, now)) {
+    if (const Response* cached =
+            exchanges.find(request.peer, request.message_id, token_bytes, now)) {
       duplicates.add();
       write_response(*cached, response_pdu);
       return;
@@ -198,7 +212,8 @@ struct Server::Impl {
     if (coap_get_data(request_pdu, &length, &data) && data != nullptr) {
       request.payload = std::span<const std::uint8_t>(data, length);
       // Only large bodies can have reached the limit; walking the options is not needed otherwise.
-      if (length + 64 >= kMaxDatagramBytes) request.maybe_truncated = pdu_size(request_pdu, token, length) >= kMaxDatagramBytes;
+      if (length + 64 >= kMaxDatagramBytes)
+        request.maybe_truncated = pdu_size(request_pdu, token, length) >= kMaxDatagramBytes;
     }
 
     Response response = handler.handle(request);
@@ -222,7 +237,8 @@ Server::Server(const ServerOptions& options, RequestHandler& handler, metrics::C
   coap_address_t listen = resolve(options.host, options.port);
 
   impl_->context = coap_new_context(nullptr);
-  if (impl_->context == nullptr) throw std::runtime_error("coap listen " + where + ": cannot create context");
+  if (impl_->context == nullptr)
+    throw std::runtime_error("coap listen " + where + ": cannot create context");
   coap_set_app_data(impl_->context, impl_.get());
   // Block mode 0: every Block1 request reaches the handler as it is, and the application
   // reassembles with a hard cap (libcoap's own reassembly trusts Size1 for allocation).
@@ -249,7 +265,8 @@ Server::Server(const ServerOptions& options, RequestHandler& handler, metrics::C
   }
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;
-  if (socket_fd >= 0 && getsockname(socket_fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) == 0) {
+  if (socket_fd >= 0 &&
+      getsockname(socket_fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) == 0) {
     coap_address_t bound_address;
     coap_address_init(&bound_address);
     bound_address.size = bound_length;
@@ -266,7 +283,8 @@ Server::Server(const ServerOptions& options, RequestHandler& handler, metrics::C
     coap_resource_t* resource = coap_resource_init(
         coap_new_str_const(reinterpret_cast<const std::uint8_t*>(stored->data()), stored->size()),
         COAP_RESOURCE_FLAGS_RELEASE_URI);
-    for (auto method : kAllMethods) coap_register_request_handler(resource, method, &Impl::on_request);
+    for (auto method : kAllMethods)
+      coap_register_request_handler(resource, method, &Impl::on_request);
     coap_resource_set_userdata(resource, stored.get());
     coap_add_resource(impl_->context, resource);
   }
@@ -280,7 +298,9 @@ Server::~Server() {
   if (impl_ && impl_->context != nullptr) coap_free_context(impl_->context);
 }
 
-int Server::event_fd() const { return coap_context_get_coap_fd(impl_->context); }
+int Server::event_fd() const {
+  return coap_context_get_coap_fd(impl_->context);
+}
 
 bool Server::process() {
   pollfd ready{event_fd(), POLLIN, 0};
@@ -291,7 +311,11 @@ bool Server::process() {
   return true;
 }
 
-unsigned short Server::local_port() const { return impl_->port; }
-std::string Server::local_address() const { return impl_->address; }
+unsigned short Server::local_port() const {
+  return impl_->port;
+}
+std::string Server::local_address() const {
+  return impl_->address;
+}
 
 }  // namespace iot::coap

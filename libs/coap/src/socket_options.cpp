@@ -25,9 +25,13 @@ ScopedSocketTuning::ScopedSocketTuning(bool reuse_port, int receive_buffer_bytes
   t_tuning = Tuning{true, reuse_port, receive_buffer_bytes, -1};
 }
 
-ScopedSocketTuning::~ScopedSocketTuning() { t_tuning = Tuning{}; }
+ScopedSocketTuning::~ScopedSocketTuning() {
+  t_tuning = Tuning{};
+}
 
-int ScopedSocketTuning::socket_fd() const { return t_tuning.socket_fd; }
+int ScopedSocketTuning::socket_fd() const {
+  return t_tuning.socket_fd;
+}
 
 }  // namespace iot::coap::detail
 

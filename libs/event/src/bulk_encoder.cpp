@@ -1,8 +1,8 @@
 #include "event/bulk_encoder.hpp"
 
 #include <array>
-#include <charconv>
 #include <boost/json/serializer.hpp>
+#include <charconv>
 
 #include "rfc3339.hpp"
 
@@ -56,7 +56,9 @@ void append_object(std::string& out, json::serializer& serializer, const json::o
 
 void append_value(std::string& out, json::serializer& serializer, const json::value& value) {
   switch (value.kind()) {
-    case json::kind::object: append_object(out, serializer, value.get_object()); return;
+    case json::kind::object:
+      append_object(out, serializer, value.get_object());
+      return;
     case json::kind::array: {
       out += '[';
       bool first = true;
@@ -73,11 +75,21 @@ void append_value(std::string& out, json::serializer& serializer, const json::va
       append_json_string(out, serializer, std::string_view(text.data(), text.size()));
       return;
     }
-    case json::kind::double_: append_number(out, value.get_double()); return;
-    case json::kind::int64: append_number(out, value.get_int64()); return;
-    case json::kind::uint64: append_number(out, value.get_uint64()); return;
-    case json::kind::bool_: out += value.get_bool() ? "true" : "false"; return;
-    case json::kind::null: out += "null"; return;
+    case json::kind::double_:
+      append_number(out, value.get_double());
+      return;
+    case json::kind::int64:
+      append_number(out, value.get_int64());
+      return;
+    case json::kind::uint64:
+      append_number(out, value.get_uint64());
+      return;
+    case json::kind::bool_:
+      out += value.get_bool() ? "true" : "false";
+      return;
+    case json::kind::null:
+      out += "null";
+      return;
   }
 }
 

@@ -15,12 +15,18 @@ std::atomic<Format> g_format{Format::text};
 
 spdlog::level::level_enum to_spdlog(Level level) {
   switch (level) {
-    case Level::trace: return spdlog::level::trace;
-    case Level::debug: return spdlog::level::debug;
-    case Level::info: return spdlog::level::info;
-    case Level::warn: return spdlog::level::warn;
-    case Level::error: return spdlog::level::err;
-    case Level::off: return spdlog::level::off;
+    case Level::trace:
+      return spdlog::level::trace;
+    case Level::debug:
+      return spdlog::level::debug;
+    case Level::info:
+      return spdlog::level::info;
+    case Level::warn:
+      return spdlog::level::warn;
+    case Level::error:
+      return spdlog::level::err;
+    case Level::off:
+      return spdlog::level::off;
   }
   return spdlog::level::info;
 }
@@ -29,11 +35,21 @@ void append_json_string(std::string& out, std::string_view text) {
   out.push_back('"');
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           static constexpr char kHex[] = "0123456789abcdef";
@@ -52,7 +68,8 @@ void append_json_string(std::string& out, std::string_view text) {
 void append_text_value(std::string& out, std::string_view text) {
   bool needs_quotes = text.empty();
   for (char c : text) {
-    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) needs_quotes = true;
+    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20)
+      needs_quotes = true;
   }
   if (needs_quotes) {
     append_json_string(out, text);
@@ -97,18 +114,20 @@ Level parse_level(std::string_view text) {
 
 void configure(Format format, Level level) {
   g_format.store(format);
-  auto logger = std::make_shared<spdlog::logger>("iot", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("iot", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   // The message part is pre-rendered by write(): plain text or the tail of a JSON object.
-  logger->set_pattern(format == Format::json
-                          ? R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})"
-                          : "%Y-%m-%dT%H:%M:%S.%eZ %l %v",
+  logger->set_pattern(format == Format::json ? R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})"
+                                             : "%Y-%m-%dT%H:%M:%S.%eZ %l %v",
                       spdlog::pattern_time_type::utc);
   logger->set_level(to_spdlog(level));
   logger->flush_on(spdlog::level::trace);  // operators and tests read stderr line by line
   spdlog::set_default_logger(std::move(logger));
 }
 
-bool enabled(Level level) { return spdlog::default_logger_raw()->should_log(to_spdlog(level)); }
+bool enabled(Level level) {
+  return spdlog::default_logger_raw()->should_log(to_spdlog(level));
+}
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   auto* logger = spdlog::default_logger_raw();

@@ -1,8 +1,7 @@
 #include "coap/exchange_cache.hpp"
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 
 namespace iot::coap {
 namespace {
@@ -11,8 +10,9 @@ using namespace std::chrono_literals;
 
 PeerAddress peer(std::uint8_t last_octet, std::uint16_t port) {
   PeerAddress p;
-  p.bytes = {AF_INET, static_cast<std::uint8_t>(port >> 8), static_cast<std::uint8_t>(port), 127, 0, 0,
-             last_octet};
+  p.bytes = {
+      AF_INET,   static_cast<std::uint8_t>(port >> 8), static_cast<std::uint8_t>(port), 127, 0, 0,
+      last_octet};
   p.length = 7;
   return p;
 }
@@ -46,7 +46,8 @@ TEST(ExchangeCache, ForgetsAfterTheExchangeLifetime) {
   ExchangeCache cache(16);
   const auto now = ExchangeCache::Clock::now();
   cache.remember(peer(1, 5000), 1, kToken, Response(Code::created), now);
-  EXPECT_NE(cache.find(peer(1, 5000), 1, kToken, now + ExchangeCache::kExchangeLifetime - 1s), nullptr);
+  EXPECT_NE(cache.find(peer(1, 5000), 1, kToken, now + ExchangeCache::kExchangeLifetime - 1s),
+            nullptr);
   EXPECT_EQ(cache.find(peer(1, 5000), 1, kToken, now + ExchangeCache::kExchangeLifetime), nullptr);
   EXPECT_EQ(cache.size(), 0u);
 }
@@ -55,7 +56,8 @@ TEST(ExchangeCache, EvictsTheOldestBeyondCapacity) {
   ExchangeCache cache(3);
   const auto now = ExchangeCache::Clock::now();
   for (std::uint16_t id = 0; id < 5; ++id) {
-    cache.remember(peer(1, 5000), id, kToken, Response(Code::created), now + std::chrono::milliseconds(id));
+    cache.remember(peer(1, 5000), id, kToken, Response(Code::created),
+                   now + std::chrono::milliseconds(id));
   }
   EXPECT_EQ(cache.size(), 3u);
   EXPECT_EQ(cache.find(peer(1, 5000), 0, kToken, now + 10ms), nullptr);

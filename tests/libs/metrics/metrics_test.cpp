@@ -7,9 +7,9 @@ namespace {
 
 TEST(LatencyHistogram, PlacesObservationsInTheirBucketsAndRendersCumulativeCounts) {
   LatencyHistogram histogram;
-  histogram.observe_ns(5'000);        // 5 µs -> le=1e-05
-  histogram.observe_ns(10'000);       // exactly on a bound stays in that bucket
-  histogram.observe_ns(300'000);      // 0.3 ms -> le=0.0005
+  histogram.observe_ns(5'000);          // 5 µs -> le=1e-05
+  histogram.observe_ns(10'000);         // exactly on a bound stays in that bucket
+  histogram.observe_ns(300'000);        // 0.3 ms -> le=0.0005
   histogram.observe_ns(5'000'000'000);  // 5 s -> +Inf only
   const auto snapshot = histogram.snapshot();
   EXPECT_EQ(snapshot.count, 4u);
@@ -50,7 +50,8 @@ TEST(PrometheusWriter, WritesSamplesWithAndWithoutLabels) {
   writer.header("x_total", "counter", "Things.");
   writer.sample("x_total", "", counter.value());
   writer.sample("x_total", PrometheusWriter::label("k", "v"), std::uint64_t{7});
-  EXPECT_EQ(writer.text(), "# HELP x_total Things.\n# TYPE x_total counter\nx_total 3\nx_total{k=\"v\"} 7\n");
+  EXPECT_EQ(writer.text(),
+            "# HELP x_total Things.\n# TYPE x_total counter\nx_total 3\nx_total{k=\"v\"} 7\n");
 }
 
 }  // namespace

@@ -8,8 +8,8 @@ namespace iot::admin {
 
 // What the admin endpoints report; called on the admin thread, so each must be thread-safe.
 struct AdminHandlers {
-  std::function<bool()> ready;             // GET /readyz: 200 "ready\n" when true, else 503
-  std::function<std::string()> metrics;    // GET /metrics: Prometheus text format 0.0.4
+  std::function<bool()> ready;           // GET /readyz: 200 "ready\n" when true, else 503
+  std::function<std::string()> metrics;  // GET /metrics: Prometheus text format 0.0.4
 };
 
 // The operators' HTTP port (Boost.Beast, HTTP/1.1 keep-alive, one thread of its own):

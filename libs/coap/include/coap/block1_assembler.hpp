@@ -23,16 +23,18 @@ class Block1Assembler {
 
   struct Limits {
     std::size_t max_body_bytes = 16384;
-    std::size_t max_transfers = 1024;        // concurrent partial uploads per worker
-    std::chrono::seconds idle_timeout{60};   // a transfer with no block for this long is dropped
+    std::size_t max_transfers = 1024;       // concurrent partial uploads per worker
+    std::chrono::seconds idle_timeout{60};  // a transfer with no block for this long is dropped
   };
   explicit Block1Assembler(Limits limits);
 
-  struct Continue {};                 // answer 2.31 Continue echoing the block option
-  struct Complete { std::string body; };  // the last block arrived: handle the whole body
-  struct TooLarge {};                 // answer 4.13 with Size1 = max_body_bytes
-  struct Incomplete {};               // out-of-order block: 4.08 Request Entity Incomplete
-  struct Busy {};                     // too many transfers in progress: 5.03
+  struct Continue {};  // answer 2.31 Continue echoing the block option
+  struct Complete {
+    std::string body;
+  };                     // the last block arrived: handle the whole body
+  struct TooLarge {};    // answer 4.13 with Size1 = max_body_bytes
+  struct Incomplete {};  // out-of-order block: 4.08 Request Entity Incomplete
+  struct Busy {};        // too many transfers in progress: 5.03
   using Outcome = std::variant<Continue, Complete, TooLarge, Incomplete, Busy>;
 
   Outcome add(const PeerAddress& peer, std::string_view path, const BlockOption& block,

@@ -52,9 +52,7 @@ struct BlockOption {
 struct PeerAddress {
   std::array<std::uint8_t, 19> bytes{};  // [family][port hi][port lo][address: 4 or 16 bytes]
   std::uint8_t length = 0;
-  std::string_view view() const {
-    return {reinterpret_cast<const char*>(bytes.data()), length};
-  }
+  std::string_view view() const { return {reinterpret_cast<const char*>(bytes.data()), length}; }
   bool operator==(const PeerAddress& other) const { return view() == other.view(); }
   std::string to_string() const;  // "127.0.0.1:5683" / "[::1]:5683", for logs
 };
@@ -79,7 +77,8 @@ inline constexpr std::size_t kMaxDatagramBytes = 1472;
 
 struct Response {
   Response() = default;
-  explicit Response(Code code, std::string payload = {}, std::optional<unsigned> content_format = {})
+  explicit Response(Code code, std::string payload = {},
+                    std::optional<unsigned> content_format = {})
       : code(code), content_format(content_format), payload(std::move(payload)) {}
 
   Code code = Code::internal_server_error;

@@ -36,7 +36,8 @@ struct ServerOptions {
   // Lets several servers (one per worker thread) share the port; the kernel spreads peers
   // across them by address hash.
   bool reuse_port = true;
-  std::vector<std::string> paths;  // resources; requests for anything else reach the handler with path ""
+  std::vector<std::string>
+      paths;  // resources; requests for anything else reach the handler with path ""
   std::size_t exchange_cache_capacity = 100'000;
   // libcoap walks every session on each wake-up; bounding idle ones keeps that walk short.
   unsigned max_idle_sessions = 256;
@@ -70,7 +71,6 @@ class Server {
 
   unsigned short local_port() const;
   std::string local_address() const;  // "127.0.0.1:5683" / "[::]:5683"
-
 
   struct Impl;
 

@@ -17,7 +17,8 @@ Level parse_level(std::string_view text);
 
 // Configures the process-wide logger once, before threads start: stderr, UTC timestamps.
 //   text: 2026-11-23T10:00:00.123Z info ready coap=0.0.0.0:5683 threads=2
-//   json: {"ts":"2026-11-23T10:00:00.123Z","level":"info","msg":"ready","coap":"0.0.0.0:5683","threads":2}
+//   json:
+//   {"ts":"2026-11-23T10:00:00.123Z","level":"info","msg":"ready","coap":"0.0.0.0:5683","threads":2}
 void configure(Format format, Level level);
 
 bool enabled(Level level);
@@ -28,14 +29,15 @@ class Field {
  public:
   Field(std::string_view key, std::string_view value) : key_(key), value_(value) {}
   Field(std::string_view key, const char* value) : key_(key), value_(std::string_view(value)) {}
-  Field(std::string_view key, const std::string& value) : key_(key), value_(std::string_view(value)) {}
+  Field(std::string_view key, const std::string& value)
+      : key_(key), value_(std::string_view(value)) {}
   Field(std::string_view key, bool value) : key_(key), value_(value) {}
   Field(std::string_view key, double value) : key_(key), value_(value) {}
   template <std::signed_integral T>
   Field(std::string_view key, T value) : key_(key), value_(static_cast<std::int64_t>(value)) {}
   template <std::unsigned_integral T>
-    requires(!std::same_as<T, bool>)
-  Field(std::string_view key, T value) : key_(key), value_(static_cast<std::uint64_t>(value)) {}
+  requires(!std::same_as<T, bool>) Field(std::string_view key, T value)
+      : key_(key), value_(static_cast<std::uint64_t>(value)) {}
 
   std::string_view key() const { return key_; }
   const auto& value() const { return value_; }
@@ -47,10 +49,20 @@ class Field {
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields);
 
-inline void trace(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::trace, m, f); }
-inline void debug(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::debug, m, f); }
-inline void info(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::info, m, f); }
-inline void warn(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::warn, m, f); }
-inline void error(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::error, m, f); }
+inline void trace(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::trace, m, f);
+}
+inline void debug(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::debug, m, f);
+}
+inline void info(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::info, m, f);
+}
+inline void warn(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::warn, m, f);
+}
+inline void error(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::error, m, f);
+}
 
 }  // namespace iot::logging

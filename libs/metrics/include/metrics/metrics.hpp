@@ -22,28 +22,19 @@ class Counter {
   std::atomic<std::uint64_t> value_{0};
 };
 
-// A value that goes up and down (bytes buffered, connections open).
-class Gauge {
- public:
-  void set(std::int64_t v) noexcept { value_.store(v, std::memory_order_relaxed); }
-  std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::int64_t> value_{0};
-};
-
 // Fixed-bucket latency histogram in seconds. Buckets are chosen for a collector whose work per
 // request is microseconds and whose acknowledgement may wait for Elasticsearch (milliseconds).
 class LatencyHistogram {
  public:
-  static constexpr std::array<double, 14> kUpperBounds{
-      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-      0.0025,  0.005,    0.01,    0.025,  0.05,    0.1,    1.0};
+  static constexpr std::array<double, 14> kUpperBounds{0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+                                                       0.0005,  0.001,    0.0025,  0.005,  0.01,
+                                                       0.025,   0.05,     0.1,     1.0};
 
   void observe_ns(std::uint64_t nanoseconds) noexcept;
 
   struct Snapshot {
-    std::array<std::uint64_t, kUpperBounds.size() + 1> buckets{};  // last one is +Inf; not cumulative
+    std::array<std::uint64_t, kUpperBounds.size() + 1>
+        buckets{};  // last one is +Inf; not cumulative
     std::uint64_t count = 0;
     double sum_seconds = 0;
     Snapshot& operator+=(const Snapshot& other);
