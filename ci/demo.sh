@@ -31,7 +31,9 @@ echo "== collector ready: CoAP on $coap, admin on http://$admin"
 
 post() {  # post BODY: POST /events with Content-Format application/json, print the answer
   echo "-- POST /events $1"
-  coap-client-notls -m post -t 50 -e "$1" "coap://$coap/events" 2>&1 || true
+  # -v 6 dumps each PDU; the last dumped one is the collector's answer ("t:ACK c:2.01 ...").
+  coap-client-notls -v 6 -m post -t 50 -e "$1" "coap://$coap/events" 2>&1 |
+    grep -E ' t:(ACK|NON|CON) c:[245]\.' | tail -n 1 | sed 's/^/   answer: /' || true
 }
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
 post '{"sender":"dev-42","origin":"probe1","payload":{"type":"temperature","value":21.5,"unit":"C"},"timestamp":"'"$now"'"}'
