@@ -42,7 +42,7 @@ IngestHandler::IngestHandler(IngestSettings settings, sink::FileSink& sink, Work
       validator_(event::ValidationLimits{.max_batch = settings_.max_batch}),
       assembler_(coap::Block1Assembler::Limits{.max_body_bytes = settings_.max_payload}) {}
 
-Response IngestHandler::handle(const coap::Request& request) {
+std::optional<Response> IngestHandler::handle(const coap::Request& request) {
   const auto started = std::chrono::steady_clock::now();
   const PathLabel path = path_label(request.path);
   Response response = route(request, path);

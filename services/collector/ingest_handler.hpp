@@ -29,7 +29,7 @@ class IngestHandler final : public coap::RequestHandler {
   IngestHandler(IngestSettings settings, sink::FileSink& sink, WorkerMetrics& metrics,
                 const std::atomic<bool>& draining);
 
-  coap::Response handle(const coap::Request& request) override;
+  std::optional<coap::Response> handle(const coap::Request& request) override;
 
  private:
   coap::Response route(const coap::Request& request, PathLabel path);

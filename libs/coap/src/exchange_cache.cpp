@@ -12,19 +12,32 @@ std::string ExchangeCache::key_of(const PeerAddress& peer, std::uint16_t message
   return key;
 }
 
-const Response* ExchangeCache::find(const PeerAddress& peer, std::uint16_t message_id,
-                                    std::span<const std::uint8_t> token, Clock::time_point now) {
+std::optional<ExchangeCache::Hit> ExchangeCache::find(const PeerAddress& peer,
+                                                     std::uint16_t message_id,
+                                                     std::span<const std::uint8_t> token,
+                                                     Clock::time_point now) {
   evict_expired(now);
   const auto it = entries_.find(key_of(peer, message_id));
-  if (it == entries_.end() || it->second.expires <= now) return nullptr;
+  if (it == entries_.end() || it->second.expires <= now) return std::nullopt;
   const std::string_view wanted(reinterpret_cast<const char*>(token.data()), token.size());
-  if (it->second.token != wanted) return nullptr;
-  return &it->second.response;
+  if (it->second.token != wanted) return std::nullopt;
+  return Hit{it->second.response ? &*it->second.response : nullptr};
 }
 
 void ExchangeCache::remember(const PeerAddress& peer, std::uint16_t message_id,
                              std::span<const std::uint8_t> token, const Response& response,
                              Clock::time_point now) {
+  insert(peer, message_id, token, response, now);
+}
+
+void ExchangeCache::remember_pending(const PeerAddress& peer, std::uint16_t message_id,
+                                     std::span<const std::uint8_t> token, Clock::time_point now) {
+  insert(peer, message_id, token, std::nullopt, now);
+}
+
+void ExchangeCache::insert(const PeerAddress& peer, std::uint16_t message_id,
+                           std::span<const std::uint8_t> token, std::optional<Response> response,
+                           Clock::time_point now) {
   if (capacity_ == 0) return;
   evict_expired(now);
   while (entries_.size() >= capacity_ && !order_.empty()) {
@@ -38,8 +51,8 @@ void ExchangeCache::remember(const PeerAddress& peer, std::uint16_t message_id,
   auto key = key_of(peer, message_id);
   const auto expires = now + lifetime_;
   entries_.insert_or_assign(
-      key, Entry{std::string(reinterpret_cast<const char*>(token.data()), token.size()), response,
-                 expires});
+      key, Entry{std::string(reinterpret_cast<const char*>(token.data()), token.size()),
+                 std::move(response), expires});
   order_.emplace_back(now, std::move(key));
 }
 

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <unordered_set>
+#include <vector>
 
 #include "coap/exchange_cache.hpp"
 #include "logging/log.hpp"
@@ -92,6 +94,12 @@ std::size_t pdu_size(const coap_pdu_t* pdu, const coap_bin_const_t& token,
   return size;
 }
 
+Response unavailable() {
+  auto response = Response::text(Code::service_unavailable, "not answered; retry");
+  response.max_age = 1;
+  return response;
+}
+
 void add_uint_option(coap_pdu_t* pdu, coap_option_num_t number, std::uint64_t value) {
   std::uint8_t buffer[8];
   const unsigned length = coap_encode_var_safe8(buffer, sizeof buffer, value);
@@ -153,6 +161,22 @@ void ensure_udp_port_free(const std::string& host, unsigned short port) {
   }
 }
 
+struct ExchangeOrigin {
+  Server::Impl* server;
+  coap_session_t* session;
+  std::span<const std::uint8_t> token;
+  mutable bool deferred = false;
+};
+
+struct PendingExchange::State {
+  Server::Impl* server;  // nullptr once the server is gone
+  coap_session_t* session;  // a reference we hold until the answer is sent
+  PeerAddress peer;
+  std::uint16_t message_id;
+  std::string token;
+  bool confirmable;
+};
+
 Library::Library(bool verbose) {
   coap_startup();
   coap_set_log_handler(&log_from_libcoap);
@@ -184,10 +208,10 @@ struct Server::Impl {
     const std::span<const std::uint8_t> token_bytes(token.s, token.length);
     const auto now = ExchangeCache::Clock::now();
 
-    if (const Response* cached =
-            exchanges.find(request.peer, request.message_id, token_bytes, now)) {
+    if (const auto known = exchanges.find(request.peer, request.message_id, token_bytes, now)) {
       duplicates.add();
-      write_response(*cached, response_pdu);
+      // Still being answered: with no code set libcoap repeats its empty ACK.
+      if (known->response != nullptr) write_response(*known->response, response_pdu);
       return;
     }
 
@@ -216,10 +240,44 @@ struct Server::Impl {
         request.maybe_truncated = pdu_size(request_pdu, token, length) >= kMaxDatagramBytes;
     }
 
-    Response response = handler.handle(request);
-    write_response(response, response_pdu);
-    exchanges.remember(request.peer, request.message_id, token_bytes, response, now);
+    const ExchangeOrigin origin{this, session, token_bytes};
+    request.origin = &origin;
+    std::optional<Response> response = handler.handle(request);
+    if (!response && origin.deferred) {
+      // No code set: libcoap sends an empty ACK now; PendingExchange::respond sends the answer.
+      exchanges.remember_pending(request.peer, request.message_id, token_bytes, now);
+      return;
+    }
+    if (!response) response = Response::text(Code::internal_server_error, "no answer");
+    write_response(*response, response_pdu);
+    exchanges.remember(request.peer, request.message_id, token_bytes, *response, now);
   }
+
+  // Sends a deferred answer as a separate response: the request was already acknowledged by
+  // libcoap's empty ACK, so a confirmable request's answer is itself confirmable (libcoap
+  // retransmits it until the device's ACK), a non-confirmable one's is not.
+  void send_later(PendingExchange::State& state, const Response& response) {
+    coap_session_t* session = state.session;
+    coap_pdu_t* pdu = coap_pdu_init(state.confirmable ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+                                    static_cast<coap_pdu_code_t>(response.code),
+                                    coap_new_message_id(session),
+                                    coap_session_max_pdu_size(session));
+    if (pdu != nullptr) {
+      coap_add_token(pdu, state.token.size(),
+                     reinterpret_cast<const std::uint8_t*>(state.token.data()));
+      write_response(response, pdu);
+      coap_send(session, pdu);  // takes the PDU, also when sending fails
+    }
+    const std::span<const std::uint8_t> token(
+        reinterpret_cast<const std::uint8_t*>(state.token.data()), state.token.size());
+    exchanges.remember(state.peer, state.message_id, token, response, ExchangeCache::Clock::now());
+    pending.erase(&state);
+    coap_session_release(session);
+    state.session = nullptr;
+    state.server = nullptr;
+  }
+
+  std::unordered_set<PendingExchange::State*> pending;  // answers still owed
 
   RequestHandler& handler;
   ExchangeCache exchanges;
@@ -295,7 +353,47 @@ Server::Server(const ServerOptions& options, RequestHandler& handler, metrics::C
 }
 
 Server::~Server() {
-  if (impl_ && impl_->context != nullptr) coap_free_context(impl_->context);
+  if (!impl_) return;
+  // Every owed answer goes out before the context (and with it the sessions) is freed.
+  const std::vector<PendingExchange::State*> owed(impl_->pending.begin(), impl_->pending.end());
+  for (auto* state : owed) impl_->send_later(*state, unavailable());
+  if (impl_->context != nullptr) coap_free_context(impl_->context);
+}
+
+PendingExchange::PendingExchange(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+PendingExchange::PendingExchange(PendingExchange&& other) noexcept = default;
+
+PendingExchange& PendingExchange::operator=(PendingExchange&& other) noexcept {
+  if (this != &other) {
+    if (state_ && state_->server != nullptr) state_->server->send_later(*state_, unavailable());
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+PendingExchange::~PendingExchange() {
+  if (state_ && state_->server != nullptr) state_->server->send_later(*state_, unavailable());
+}
+
+void PendingExchange::respond(const Response& response) {
+  if (!state_) return;
+  const auto state = std::move(state_);
+  if (state->server != nullptr) state->server->send_later(*state, response);
+}
+
+PendingExchange defer(const Request& request) {
+  if (request.origin == nullptr || request.origin->deferred) {
+    throw std::logic_error("coap::defer: only once, inside RequestHandler::handle");
+  }
+  const ExchangeOrigin& origin = *request.origin;
+  origin.deferred = true;
+  auto state = std::make_unique<PendingExchange::State>(PendingExchange::State{
+      origin.server, coap_session_reference(origin.session), request.peer, request.message_id,
+      std::string(reinterpret_cast<const char*>(origin.token.data()), origin.token.size()),
+      request.confirmable});
+  origin.server->pending.insert(state.get());
+  return PendingExchange(std::move(state));
 }
 
 int Server::event_fd() const {

@@ -23,10 +23,11 @@ const std::uint8_t kOtherToken[] = {0xbe, 0xef};
 TEST(ExchangeCache, ReplaysTheResponseToARetransmission) {
   ExchangeCache cache(16);
   const auto now = ExchangeCache::Clock::now();
-  EXPECT_EQ(cache.find(peer(1, 5000), 42, kToken, now), nullptr);
+  EXPECT_FALSE(cache.find(peer(1, 5000), 42, kToken, now));
   cache.remember(peer(1, 5000), 42, kToken, Response::text(Code::bad_request, "why"), now);
-  const Response* cached = cache.find(peer(1, 5000), 42, kToken, now + 2s);
-  ASSERT_NE(cached, nullptr);
+  const auto hit = cache.find(peer(1, 5000), 42, kToken, now + 2s);
+  ASSERT_TRUE(hit && hit->response);
+  const Response* cached = hit->response;
   EXPECT_EQ(cached->code, Code::bad_request);
   EXPECT_EQ(cached->payload, "why");
 }
@@ -35,20 +36,19 @@ TEST(ExchangeCache, DistinguishesPeersPortsMessageIdsAndTokens) {
   ExchangeCache cache(16);
   const auto now = ExchangeCache::Clock::now();
   cache.remember(peer(1, 5000), 42, kToken, Response(Code::created), now);
-  EXPECT_EQ(cache.find(peer(2, 5000), 42, kToken, now), nullptr);
-  EXPECT_EQ(cache.find(peer(1, 5001), 42, kToken, now), nullptr);
-  EXPECT_EQ(cache.find(peer(1, 5000), 43, kToken, now), nullptr);
+  EXPECT_FALSE(cache.find(peer(2, 5000), 42, kToken, now));
+  EXPECT_FALSE(cache.find(peer(1, 5001), 42, kToken, now));
+  EXPECT_FALSE(cache.find(peer(1, 5000), 43, kToken, now));
   // Same message id, new token: a restarted device with a new request, not a retransmission.
-  EXPECT_EQ(cache.find(peer(1, 5000), 42, kOtherToken, now), nullptr);
+  EXPECT_FALSE(cache.find(peer(1, 5000), 42, kOtherToken, now));
 }
 
 TEST(ExchangeCache, ForgetsAfterTheExchangeLifetime) {
   ExchangeCache cache(16);
   const auto now = ExchangeCache::Clock::now();
   cache.remember(peer(1, 5000), 1, kToken, Response(Code::created), now);
-  EXPECT_NE(cache.find(peer(1, 5000), 1, kToken, now + ExchangeCache::kExchangeLifetime - 1s),
-            nullptr);
-  EXPECT_EQ(cache.find(peer(1, 5000), 1, kToken, now + ExchangeCache::kExchangeLifetime), nullptr);
+  EXPECT_TRUE(cache.find(peer(1, 5000), 1, kToken, now + ExchangeCache::kExchangeLifetime - 1s));
+  EXPECT_FALSE(cache.find(peer(1, 5000), 1, kToken, now + ExchangeCache::kExchangeLifetime));
   EXPECT_EQ(cache.size(), 0u);
 }
 
@@ -60,9 +60,9 @@ TEST(ExchangeCache, EvictsTheOldestBeyondCapacity) {
                    now + std::chrono::milliseconds(id));
   }
   EXPECT_EQ(cache.size(), 3u);
-  EXPECT_EQ(cache.find(peer(1, 5000), 0, kToken, now + 10ms), nullptr);
-  EXPECT_EQ(cache.find(peer(1, 5000), 1, kToken, now + 10ms), nullptr);
-  EXPECT_NE(cache.find(peer(1, 5000), 4, kToken, now + 10ms), nullptr);
+  EXPECT_FALSE(cache.find(peer(1, 5000), 0, kToken, now + 10ms));
+  EXPECT_FALSE(cache.find(peer(1, 5000), 1, kToken, now + 10ms));
+  EXPECT_TRUE(cache.find(peer(1, 5000), 4, kToken, now + 10ms));
 }
 
 TEST(ExchangeCache, AReinsertedKeyIsNotEvictedThroughItsStaleRecord) {
@@ -71,16 +71,31 @@ TEST(ExchangeCache, AReinsertedKeyIsNotEvictedThroughItsStaleRecord) {
   cache.remember(peer(1, 5000), 7, kToken, Response(Code::created), now);
   cache.remember(peer(1, 5000), 7, kOtherToken, Response(Code::bad_request), now + 1s);
   cache.remember(peer(1, 5000), 8, kToken, Response(Code::created), now + 2s);
-  const Response* fresh = cache.find(peer(1, 5000), 7, kOtherToken, now + 3s);
-  ASSERT_NE(fresh, nullptr);
+  const auto hit = cache.find(peer(1, 5000), 7, kOtherToken, now + 3s);
+  ASSERT_TRUE(hit && hit->response);
+  const Response* fresh = hit->response;
   EXPECT_EQ(fresh->code, Code::bad_request);
+}
+
+TEST(ExchangeCache, APendingExchangeIsKnownWithoutAResponseUntilAnswered) {
+  ExchangeCache cache(16);
+  const auto now = ExchangeCache::Clock::now();
+  cache.remember_pending(peer(1, 5000), 9, kToken, now);
+  const auto pending = cache.find(peer(1, 5000), 9, kToken, now + 1s);
+  ASSERT_TRUE(pending);
+  EXPECT_EQ(pending->response, nullptr);
+  cache.remember(peer(1, 5000), 9, kToken, Response(Code::created), now + 2s);
+  const auto answered = cache.find(peer(1, 5000), 9, kToken, now + 3s);
+  ASSERT_TRUE(answered && answered->response);
+  EXPECT_EQ(answered->response->code, Code::created);
+  EXPECT_EQ(cache.size(), 1u);
 }
 
 TEST(ExchangeCache, CapacityZeroDisablesIt) {
   ExchangeCache cache(0);
   const auto now = ExchangeCache::Clock::now();
   cache.remember(peer(1, 5000), 1, kToken, Response(Code::created), now);
-  EXPECT_EQ(cache.find(peer(1, 5000), 1, kToken, now), nullptr);
+  EXPECT_FALSE(cache.find(peer(1, 5000), 1, kToken, now));
 }
 
 }  // namespace

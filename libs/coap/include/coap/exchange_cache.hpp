@@ -25,21 +25,31 @@ class ExchangeCache {
 
   explicit ExchangeCache(std::size_t capacity, std::chrono::seconds lifetime = kExchangeLifetime);
 
-  // The cached response when this is a retransmission of a request answered before.
-  const Response* find(const PeerAddress& peer, std::uint16_t message_id,
-                       std::span<const std::uint8_t> token, Clock::time_point now);
+  // A retransmission of a known exchange: its response, or nullptr while the answer is still
+  // being prepared (the retransmission is then ignored; the answer goes out when ready).
+  struct Hit {
+    const Response* response;
+  };
+  std::optional<Hit> find(const PeerAddress& peer, std::uint16_t message_id,
+                          std::span<const std::uint8_t> token, Clock::time_point now);
   void remember(const PeerAddress& peer, std::uint16_t message_id,
                 std::span<const std::uint8_t> token, const Response& response,
                 Clock::time_point now);
+  // The request is being answered later (a deferred exchange); remember() completes it.
+  void remember_pending(const PeerAddress& peer, std::uint16_t message_id,
+                        std::span<const std::uint8_t> token, Clock::time_point now);
 
   std::size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {
     std::string token;
-    Response response;
+    std::optional<Response> response;  // nullopt: pending
     Clock::time_point expires;
   };
+  void insert(const PeerAddress& peer, std::uint16_t message_id,
+              std::span<const std::uint8_t> token, std::optional<Response> response,
+              Clock::time_point now);
   static std::string key_of(const PeerAddress& peer, std::uint16_t message_id);
   void evict_expired(Clock::time_point now);
 

@@ -57,6 +57,9 @@ struct PeerAddress {
   std::string to_string() const;  // "127.0.0.1:5683" / "[::1]:5683", for logs
 };
 
+// The server's private view of the exchange a Request belongs to (see defer() in server.hpp).
+struct ExchangeOrigin;
+
 struct Request {
   Method method = Method::other;
   std::string_view path;  // the registered resource ("events", "health") or "" when unknown
@@ -70,6 +73,7 @@ struct Request {
   // The datagram filled the receive buffer (kMaxDatagramBytes), so it may have been cut short:
   // its body must not be trusted. Larger bodies have to use Block1.
   bool maybe_truncated = false;
+  const ExchangeOrigin* origin = nullptr;  // set by the server; valid during handle() only
 };
 
 // libcoap 4.3.1 reads at most this much of a datagram (COAP_RXBUFFER_SIZE) and drops the rest.

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,12 +23,44 @@ class Library {
   Library& operator=(const Library&) = delete;
 };
 
+// A request the handler answers after handle() returned, e.g. once Elasticsearch has stored its
+// events (RFC 7252 §5.2.2 separate response). libcoap acknowledges a confirmable request with an
+// empty ACK as soon as the handler returns without a code; respond() then sends the answer as a
+// confirmable message carrying the request's token, which libcoap retransmits until the device
+// acknowledges it. A non-confirmable request gets a non-confirmable answer. Retransmissions of
+// the request meanwhile get the empty ACK again and never reach the handler.
+// Move-only; used on the server's thread only. Destroyed unanswered, it answers 5.03 with
+// Max-Age 1 so a device is never left without an answer; after its server is gone it does
+// nothing.
+class PendingExchange {
+ public:
+  PendingExchange() = default;
+  PendingExchange(PendingExchange&& other) noexcept;
+  PendingExchange& operator=(PendingExchange&& other) noexcept;
+  ~PendingExchange();
+
+  explicit operator bool() const { return state_ != nullptr; }  // still to be answered
+  void respond(const Response& response);
+
+  struct State;
+
+ private:
+  friend PendingExchange defer(const Request& request);
+  explicit PendingExchange(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// Takes the exchange of `request` to answer later; call inside RequestHandler::handle, which then
+// returns nullopt. At most once per request.
+PendingExchange defer(const Request& request);
+
 // Application side of a Server: called on the server's thread for every request that is not a
-// retransmission of one already answered.
+// retransmission of one already answered (or being answered).
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
-  virtual Response handle(const Request& request) = 0;
+  // The response, or nullopt after taking defer(request) to answer later.
+  virtual std::optional<Response> handle(const Request& request) = 0;
 };
 
 struct ServerOptions {

@@ -1,0 +1,245 @@
+// coap::Server over real UDP on loopback: immediate and deferred answers, retransmissions.
+#include "coap/server.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <vector>
+
+namespace iot::coap {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Defers every POST so the test decides when and how it is answered; answers GET at once.
+class DeferringHandler final : public RequestHandler {
+ public:
+  std::optional<Response> handle(const Request& request) override {
+    ++calls;
+    if (request.method == Method::get) return Response(Code::content, "now");
+    pending.push_back(defer(request));
+    return std::nullopt;
+  }
+  int calls = 0;
+  std::vector<PendingExchange> pending;
+};
+
+struct Reply {
+  std::uint8_t type = 0;  // 0 CON, 1 NON, 2 ACK, 3 RST
+  std::uint8_t code = 0;
+  std::uint16_t message_id = 0;
+  std::vector<std::uint8_t> token;
+  std::string payload;
+};
+
+class UdpPeer {
+ public:
+  explicit UdpPeer(unsigned short server_port) {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in server{};
+    server.sin_family = AF_INET;
+    server.sin_port = htons(server_port);
+    server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd_, reinterpret_cast<sockaddr*>(&server), sizeof server), 0);
+  }
+  ~UdpPeer() { ::close(fd_); }
+
+  void post(bool confirmable, std::uint16_t message_id, std::uint8_t token) {
+    std::vector<std::uint8_t> d = {static_cast<std::uint8_t>(0x41 | (confirmable ? 0x00 : 0x10)),
+                                   0x02,
+                                   static_cast<std::uint8_t>(message_id >> 8),
+                                   static_cast<std::uint8_t>(message_id & 0xff),
+                                   token,
+                                   0xb6,
+                                   'e',
+                                   'v',
+                                   'e',
+                                   'n',
+                                   't',
+                                   's',
+                                   0xff,
+                                   '{',
+                                   '}'};
+    ASSERT_EQ(::send(fd_, d.data(), d.size(), 0), static_cast<ssize_t>(d.size()));
+  }
+
+  void ack(std::uint16_t message_id) {
+    const std::uint8_t d[] = {0x60, 0x00, static_cast<std::uint8_t>(message_id >> 8),
+                              static_cast<std::uint8_t>(message_id & 0xff)};
+    ASSERT_EQ(::send(fd_, d, sizeof d, 0), static_cast<ssize_t>(sizeof d));
+  }
+
+  // A reply already queued on the socket, without waiting.
+  std::optional<Reply> poll_reply() {
+    std::uint8_t buffer[1500];
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n < 4) return std::nullopt;
+    Reply reply;
+    reply.type = (buffer[0] >> 4) & 0x3;
+    reply.code = buffer[1];
+    reply.message_id = static_cast<std::uint16_t>((buffer[2] << 8) | buffer[3]);
+    const std::size_t token_length = buffer[0] & 0xf;
+    reply.token.assign(buffer + 4, buffer + 4 + token_length);
+    const auto* marker = std::find(buffer + 4 + token_length, buffer + n, 0xff);
+    if (marker != buffer + n)
+      reply.payload.assign(reinterpret_cast<const char*>(marker + 1),
+                           reinterpret_cast<const char*>(buffer + n));
+    return reply;
+  }
+
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.paths = {"events"};
+    server_.emplace(options, handler_, duplicates_);
+    peer_.emplace(server_->local_port());
+  }
+
+  // Runs the server until the peer has a reply (or the bound passes) and returns it.
+  std::optional<Reply> serve_until_reply(std::chrono::milliseconds bound = 2000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd fds[2] = {{server_->event_fd(), POLLIN, 0}, {peer_->fd(), POLLIN, 0}};
+      ::poll(fds, 2, 20);
+      if (fds[0].revents & POLLIN) server_->process();
+      if (auto reply = peer_->poll_reply()) return reply;
+    }
+    return std::nullopt;
+  }
+
+  // Runs the server until it has handled `calls` requests (bounded); replies stay queued.
+  void serve_until_calls(int calls) {
+    const auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (handler_.calls < calls && std::chrono::steady_clock::now() < deadline) {
+      pollfd fd{server_->event_fd(), POLLIN, 0};
+      if (::poll(&fd, 1, 20) > 0) server_->process();
+    }
+    ASSERT_EQ(handler_.calls, calls);
+  }
+
+  // Processes what the server has now, so a retransmission is seen (no reply is expected).
+  void serve_briefly() {
+    for (int i = 0; i < 5; ++i) {
+      pollfd fd{server_->event_fd(), POLLIN, 0};
+      if (::poll(&fd, 1, 20) > 0) server_->process();
+    }
+  }
+
+  static Library& library() {
+    static Library instance(false);
+    return instance;
+  }
+
+  [[maybe_unused]] Library& library_ = library();
+  DeferringHandler handler_;
+  metrics::Counter duplicates_;
+  std::optional<Server> server_;
+  std::optional<UdpPeer> peer_;
+};
+
+constexpr std::uint8_t kCreated = (2 << 5) | 1;
+constexpr std::uint8_t kUnavailable = (5 << 5) | 3;
+constexpr std::uint8_t kCon = 0, kNon = 1, kAck = 2;
+
+TEST_F(ServerTest, ADeferredConfirmableRequestGetsAnEmptyAckThenAConfirmableAnswer) {
+  peer_->post(true, 0x1234, 0xaa);
+  serve_until_calls(1);
+  const auto empty_ack = peer_->poll_reply();
+  ASSERT_TRUE(empty_ack);
+  EXPECT_EQ(empty_ack->type, kAck);
+  EXPECT_EQ(empty_ack->code, 0);
+  EXPECT_EQ(empty_ack->message_id, 0x1234);
+  EXPECT_FALSE(peer_->poll_reply()) << "no answer before respond()";
+
+  handler_.pending.front().respond(Response(Code::created));
+  EXPECT_FALSE(handler_.pending.front());
+  const auto answer = serve_until_reply();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->type, kCon);
+  EXPECT_EQ(answer->code, kCreated);
+  EXPECT_EQ(answer->token, std::vector<std::uint8_t>{0xaa}) << "matched to the request by token";
+  peer_->ack(answer->message_id);
+  serve_briefly();
+  EXPECT_FALSE(peer_->poll_reply()) << "acknowledged: libcoap does not retransmit it";
+}
+
+TEST_F(ServerTest, RetransmissionsWhilePendingNeverReachTheHandlerAndAfterwardsReplayTheAnswer) {
+  peer_->post(true, 7, 0x01);
+  serve_until_calls(1);
+  ASSERT_TRUE(peer_->poll_reply());  // empty ACK
+  peer_->post(true, 7, 0x01);        // the device's retransmission (our ACK was lost)
+  const auto again = serve_until_reply();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->code, 0) << "the empty ACK again";
+  EXPECT_EQ(handler_.calls, 1);
+  EXPECT_EQ(duplicates_.value(), 1u);
+
+  handler_.pending.front().respond(Response(Code::created));
+  const auto answer = serve_until_reply();
+  ASSERT_TRUE(answer);
+  peer_->ack(answer->message_id);
+  peer_->post(true, 7, 0x01);  // a late retransmission: the same answer, not processed again
+  const auto replay = serve_until_reply();
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->code, kCreated);
+  EXPECT_EQ(handler_.calls, 1);
+}
+
+TEST_F(ServerTest, ADeferredNonConfirmableRequestGetsANonAnswerAndNoAck) {
+  peer_->post(false, 99, 0x02);
+  serve_until_calls(1);
+  EXPECT_FALSE(peer_->poll_reply());
+  handler_.pending.front().respond(Response(Code::created));
+  const auto reply = serve_until_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->type, kNon);
+  EXPECT_EQ(reply->code, kCreated);
+  EXPECT_EQ(reply->token, std::vector<std::uint8_t>{0x02});
+}
+
+TEST_F(ServerTest, AnExchangeDroppedUnansweredAnswers503) {
+  peer_->post(true, 5, 0x03);
+  serve_until_calls(1);
+  ASSERT_TRUE(peer_->poll_reply());  // empty ACK
+  handler_.pending.clear();
+  const auto reply = serve_until_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->code, kUnavailable);
+  EXPECT_EQ(reply->token, std::vector<std::uint8_t>{0x03});
+}
+
+TEST_F(ServerTest, DestroyingTheServerAnswersWhatIsOwedAndLeavesExchangesHarmless) {
+  peer_->post(true, 6, 0x04);
+  serve_until_calls(1);
+  ASSERT_TRUE(peer_->poll_reply());  // empty ACK
+  server_.reset();
+  const auto reply = peer_->poll_reply();
+  ASSERT_TRUE(reply) << "the owed answer is sent before the context goes";
+  EXPECT_EQ(reply->code, kUnavailable);
+  handler_.pending.front().respond(Response(Code::created));  // must not touch freed memory
+  EXPECT_FALSE(handler_.pending.front());
+}
+
+TEST_F(ServerTest, DeferOutsideAHandlerIsRefused) {
+  const Request request;
+  EXPECT_THROW(defer(request), std::logic_error);
+}
+
+}  // namespace
+}  // namespace iot::coap
