@@ -1,0 +1,63 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace iot::elastic {
+
+// One document on its way to Elasticsearch: its bulk lines (action + source, each ending in
+// '\n') and the acknowledgement group (the device request) waiting for it. The lines are kept
+// until the document is settled, so a document that fails alone (item 429/5xx) can be sent again
+// by itself, and a rejected one can go to the dead-letter stream.
+struct QueuedDocument {
+  std::string lines;
+  std::uint64_t group = 0;  // 0: nobody waits (non-confirmable, --ack accepted)
+  unsigned attempt = 0;     // sends so far
+};
+
+// Collects documents into bulk requests for one worker: a batch is due when it holds max_docs
+// documents or max_bytes bytes, or when its oldest document has waited `linger`. Pure: time is
+// passed in, so the policy is tested without clocks or sockets. Not thread-safe.
+class BulkBatcher {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Limits {
+    std::size_t max_docs = 1000;
+    std::size_t max_bytes = 5u << 20;
+    std::chrono::milliseconds linger{20};
+  };
+  struct Batch {
+    std::string body;                       // the NDJSON request body, ending in '\n'
+    std::vector<QueuedDocument> documents;  // in body order: item i of the response is documents[i]
+  };
+
+  explicit BulkBatcher(Limits limits);
+
+  void add(QueuedDocument document, Clock::time_point now);
+  bool due(Clock::time_point now) const;
+  // When the oldest queued document's linger ends (to arm a timer); nullopt when empty.
+  std::optional<Clock::time_point> linger_deadline() const;
+  // Takes the oldest documents up to the limits (always at least one when not empty, even if it
+  // alone exceeds max_bytes: Elasticsearch, not the batcher, decides whether it is too large).
+  Batch take();
+
+  bool empty() const { return queue_.empty(); }
+  std::size_t documents() const { return queue_.size(); }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  struct Entry {
+    QueuedDocument document;
+    Clock::time_point queued;
+  };
+  Limits limits_;
+  std::deque<Entry> queue_;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace iot::elastic
