@@ -18,6 +18,7 @@ struct QueuedDocument {
   std::string lines;
   std::uint64_t group = 0;  // 0: nobody waits (non-confirmable, --ack accepted)
   unsigned attempt = 0;     // sends so far
+  bool dead_letter = false;  // already a dead-letter record: if rejected too, it is not re-wrapped
 };
 
 // Collects documents into bulk requests for one worker: a batch is due when it holds max_docs
