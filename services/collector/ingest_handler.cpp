@@ -33,10 +33,10 @@ Response too_large(std::size_t limit) {
 
 }  // namespace
 
-IngestHandler::IngestHandler(IngestSettings settings, sink::FileSink& sink, WorkerMetrics& metrics,
+IngestHandler::IngestHandler(IngestSettings settings, EventStore& store, WorkerMetrics& metrics,
                              const std::atomic<bool>& draining)
     : settings_(std::move(settings)),
-      sink_(sink),
+      store_(store),
       metrics_(metrics),
       draining_(draining),
       validator_(event::ValidationLimits{.max_batch = settings_.max_batch}),
@@ -45,16 +45,19 @@ IngestHandler::IngestHandler(IngestSettings settings, sink::FileSink& sink, Work
 std::optional<Response> IngestHandler::handle(const coap::Request& request) {
   const auto started = std::chrono::steady_clock::now();
   const PathLabel path = path_label(request.path);
-  Response response = route(request, path);
-  metrics_.count_request(
-      request.method, path, response.code,
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::steady_clock::now() - started)
-                                     .count()));
+  auto response = route(request, path);
+  // A deferred answer is counted by the store when it is sent.
+  if (response) {
+    metrics_.count_request(
+        request.method, path, response->code,
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count()));
+  }
   return response;
 }
 
-Response IngestHandler::route(const coap::Request& request, PathLabel path) {
+std::optional<Response> IngestHandler::route(const coap::Request& request, PathLabel path) {
   if (draining_.load(std::memory_order_relaxed)) {
     // Devices retry after Max-Age, by then at another collector.
     auto response = Response::text(Code::service_unavailable, "shutting down; retry later");
@@ -81,7 +84,7 @@ Response IngestHandler::route(const coap::Request& request, PathLabel path) {
   return Response::text(Code::not_found, "no such resource; use /events or /health");
 }
 
-Response IngestHandler::post_events(const coap::Request& request) {
+std::optional<Response> IngestHandler::post_events(const coap::Request& request) {
   const bool first_part = !request.block1 || request.block1->number == 0;
   // Later blocks of an upload may omit Content-Format; the first one decides.
   if (first_part && request.content_format != coap::kContentFormatJson) {
@@ -102,13 +105,14 @@ Response IngestHandler::post_events(const coap::Request& request) {
       metrics_.rejected[static_cast<std::size_t>(RejectLabel::payload_too_large)].add();
       return too_large(settings_.max_payload);
     }
-    return store({reinterpret_cast<const char*>(request.payload.data()), request.payload.size()});
+    return store({reinterpret_cast<const char*>(request.payload.data()), request.payload.size()},
+                 request);
   }
 
   auto outcome = assembler_.add(request.peer, request.path, *request.block1, request.size1,
                                 request.payload, coap::Block1Assembler::Clock::now());
   return std::visit(
-      [&](auto& result) -> Response {
+      [&](auto& result) -> std::optional<Response> {
         using R = std::decay_t<decltype(result)>;
         if constexpr (std::is_same_v<R, coap::Block1Assembler::Continue>) {
           Response response(Code::continue_);
@@ -125,40 +129,33 @@ Response IngestHandler::post_events(const coap::Request& request) {
           response.max_age = 1;
           return response;
         } else {
-          Response response = store(result.body);
-          response.block1 =
-              coap::BlockOption{request.block1->number, false, request.block1->size_exponent};
+          auto response = store(result.body, request);
+          // A deferred answer gets the option from the server (PendingExchange echoes it).
+          if (response) {
+            response->block1 =
+                coap::BlockOption{request.block1->number, false, request.block1->size_exponent};
+          }
           return response;
         }
       },
       outcome);
 }
 
-Response IngestHandler::store(std::string_view body) {
+std::optional<Response> IngestHandler::store(std::string_view body, const coap::Request& request) {
   const std::int64_t received_at = now_epoch_ms();
   auto result = validator_.validate(body, received_at);
   if (!result.ok()) {
     return reject(reject_label(result.error->reason), Code::bad_request,
                   std::move(result.error->message));
   }
-  encoded_.clear();
   const event::StoredDocumentContext context{settings_.index, settings_.instance, received_at};
-  for (const auto& event : result.events) event::append_bulk_create(encoded_, event, context);
-  if (auto error = sink_.append(encoded_)) {
-    metrics_.sink_write_errors.add();
-    ++sink_errors_since_log_;
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= next_sink_error_log_) {
-      logging::error("sink write failed", {{"path", sink_.path().string()},
-                                           {"error", error.message()},
-                                           {"failures", sink_errors_since_log_}});
-      sink_errors_since_log_ = 0;
-      next_sink_error_log_ = now + std::chrono::seconds(10);
-    }
-    return Response::text(Code::internal_server_error, "storage failed; retry later");
+  std::vector<std::string> documents(result.events.size());
+  for (std::size_t i = 0; i < result.events.size(); ++i) {
+    event::append_bulk_create(documents[i], result.events[i], context);
   }
-  metrics_.events_accepted.add(result.events.size());
-  return Response(Code::created);
+  auto answer = store_.store(std::move(documents), request);
+  if (!answer || answer->code == Code::created) metrics_.events_accepted.add(result.events.size());
+  return answer;
 }
 
 Response IngestHandler::reject(RejectLabel label, Code code, std::string message) {

@@ -9,7 +9,7 @@
 #include "coap/server.hpp"
 #include "collector_metrics.hpp"
 #include "event/validator.hpp"
-#include "sink/file_sink.hpp"
+#include "event_store.hpp"
 
 namespace iot::collector {
 
@@ -26,28 +26,23 @@ struct IngestSettings {
 // thread only.
 class IngestHandler final : public coap::RequestHandler {
  public:
-  IngestHandler(IngestSettings settings, sink::FileSink& sink, WorkerMetrics& metrics,
+  IngestHandler(IngestSettings settings, EventStore& store, WorkerMetrics& metrics,
                 const std::atomic<bool>& draining);
 
   std::optional<coap::Response> handle(const coap::Request& request) override;
 
  private:
-  coap::Response route(const coap::Request& request, PathLabel path);
-  coap::Response post_events(const coap::Request& request);
-  coap::Response store(std::string_view body);
+  std::optional<coap::Response> route(const coap::Request& request, PathLabel path);
+  std::optional<coap::Response> post_events(const coap::Request& request);
+  std::optional<coap::Response> store(std::string_view body, const coap::Request& request);
   coap::Response reject(RejectLabel label, coap::Code code, std::string message);
 
   IngestSettings settings_;
-  sink::FileSink& sink_;
+  EventStore& store_;
   WorkerMetrics& metrics_;
   const std::atomic<bool>& draining_;
   event::EventValidator validator_;
   coap::Block1Assembler assembler_;
-  std::string encoded_;  // reused between requests: one sink write per request
-  // A failing disk fails every request: log the first failure, then at most one line per interval
-  // with the number of failures in between.
-  std::chrono::steady_clock::time_point next_sink_error_log_{};
-  std::uint64_t sink_errors_since_log_ = 0;
 };
 
 }  // namespace iot::collector

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <functional>
 
+#include "file_store.hpp"
 #include "logging/log.hpp"
 
 namespace iot::collector {
@@ -11,7 +12,9 @@ namespace iot::collector {
 Worker::Worker(unsigned index, const coap::ServerOptions& coap_options,
                const IngestSettings& settings, const std::string& sink_path,
                const std::atomic<bool>& draining)
-    : index_(index), sink_(sink_path), handler_(settings, sink_, metrics_, draining) {
+    : index_(index),
+      store_(std::make_unique<FileStore>(sink_path, metrics_)),
+      handler_(settings, *store_, metrics_, draining) {
   server_.emplace(coap_options, handler_, metrics_.duplicates);
 }
 
@@ -25,7 +28,9 @@ void Worker::start() {
 
 std::future<void> Worker::stop() {
   auto done = stopped_.get_future();
-  boost::asio::post(io_, [this] { io_.stop(); });
+  // The store finishes first (Elasticsearch: everything queued is sent and every waiting device
+  // answered) while the CoAP endpoint keeps serving, answering new requests 5.03.
+  boost::asio::post(io_, [this] { store_->drain([this] { io_.stop(); }); });
   return done;
 }
 
@@ -60,9 +65,8 @@ void Worker::run() {
   }
   // The descriptor belongs to libcoap: release it rather than let asio close it.
   coap_events.release();
-  if (auto error = sink_.sync()) {
-    logging::error("sink sync failed", {{"worker", index_}, {"error", error.message()}});
-  }
+  // Timers and exchanges of the store belong to this loop and to the server: free it first.
+  store_.reset();
   server_.reset();
   stopped_.set_value();
 }

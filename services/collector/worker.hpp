@@ -10,8 +10,8 @@
 
 #include "coap/server.hpp"
 #include "collector_metrics.hpp"
+#include "event_store.hpp"
 #include "ingest_handler.hpp"
-#include "sink/file_sink.hpp"
 
 namespace iot::collector {
 
@@ -28,8 +28,8 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   void start();
-  // Asks the worker to finish: stops reading, syncs the sink, frees the CoAP context on its own
-  // thread. The future becomes ready when it has.
+  // Asks the worker to finish: drains its store (answering every waiting device), then frees the
+  // store and the CoAP context on its own thread. The future becomes ready when it has.
   std::future<void> stop();
   void join();
 
@@ -42,7 +42,7 @@ class Worker {
 
   unsigned index_;
   WorkerMetrics metrics_;
-  sink::FileSink sink_;
+  std::unique_ptr<EventStore> store_;
   IngestHandler handler_;
   std::optional<coap::Server> server_;
   boost::asio::io_context io_;

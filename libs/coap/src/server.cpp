@@ -169,12 +169,13 @@ struct ExchangeOrigin {
 };
 
 struct PendingExchange::State {
-  Server::Impl* server;  // nullptr once the server is gone
+  Server::Impl* server;     // nullptr once the server is gone
   coap_session_t* session;  // a reference we hold until the answer is sent
   PeerAddress peer;
   std::uint16_t message_id;
   std::string token;
   bool confirmable;
+  std::optional<BlockOption> block1;  // the last block of an upload: echoed in the answer
 };
 
 Library::Library(bool verbose) {
@@ -258,14 +259,21 @@ struct Server::Impl {
   // retransmits it until the device's ACK), a non-confirmable one's is not.
   void send_later(PendingExchange::State& state, const Response& response) {
     coap_session_t* session = state.session;
-    coap_pdu_t* pdu = coap_pdu_init(state.confirmable ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
-                                    static_cast<coap_pdu_code_t>(response.code),
-                                    coap_new_message_id(session),
-                                    coap_session_max_pdu_size(session));
+    coap_pdu_t* pdu =
+        coap_pdu_init(state.confirmable ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+                      static_cast<coap_pdu_code_t>(response.code), coap_new_message_id(session),
+                      coap_session_max_pdu_size(session));
     if (pdu != nullptr) {
       coap_add_token(pdu, state.token.size(),
                      reinterpret_cast<const std::uint8_t*>(state.token.data()));
-      write_response(response, pdu);
+      if (state.block1 && !response.block1) {
+        // RFC 7959 §2.3: the final answer to a Block1 upload carries the last block's option.
+        Response with_block = response;
+        with_block.block1 = BlockOption{state.block1->number, false, state.block1->size_exponent};
+        write_response(with_block, pdu);
+      } else {
+        write_response(response, pdu);
+      }
       coap_send(session, pdu);  // takes the PDU, also when sending fails
     }
     const std::span<const std::uint8_t> token(
@@ -391,7 +399,7 @@ PendingExchange defer(const Request& request) {
   auto state = std::make_unique<PendingExchange::State>(PendingExchange::State{
       origin.server, coap_session_reference(origin.session), request.peer, request.message_id,
       std::string(reinterpret_cast<const char*>(origin.token.data()), origin.token.size()),
-      request.confirmable});
+      request.confirmable, request.block1});
   origin.server->pending.insert(state.get());
   return PendingExchange(std::move(state));
 }

@@ -1,0 +1,71 @@
+#include "elasticsearch_store.hpp"
+
+namespace iot::collector {
+
+ElasticsearchStore::ElasticsearchStore(boost::asio::io_context& io,
+                                       elastic::BulkTransport& transport,
+                                       elastic::BulkWriterSettings settings, AckMode ack,
+                                       elastic::BulkWriterStats& stats, WorkerMetrics& metrics)
+    : ack_(ack),
+      metrics_(metrics),
+      writer_(io, transport, std::move(settings),
+              elastic::BulkWriter::Callbacks{
+                  [this](const elastic::AcknowledgementGroups::Completion& c) { completed(c); },
+                  [this](elastic::BulkWriter::GroupId group) { expired(group); }},
+              stats) {}
+
+std::optional<coap::Response> ElasticsearchStore::store(std::vector<std::string> documents,
+                                                        const coap::Request& request) {
+  std::size_t bytes = 0;
+  for (const auto& document : documents) bytes += document.size();
+  if (!writer_.has_room(bytes)) return unavailable("collector busy; retry later");
+  if (ack_ == AckMode::accepted || !request.confirmable) {
+    writer_.write(std::move(documents), false);
+    return coap::Response(coap::Code::created);
+  }
+  auto pending = coap::defer(request);
+  const auto group = writer_.write(std::move(documents), true);
+  waiting_.emplace(group, Waiting{std::move(pending), std::chrono::steady_clock::now()});
+  return std::nullopt;
+}
+
+void ElasticsearchStore::answer(elastic::BulkWriter::GroupId group,
+                                const coap::Response& response) {
+  const auto it = waiting_.find(group);
+  if (it == waiting_.end()) return;
+  it->second.exchange.respond(response);
+  // Counted now, with the time the device waited for its acknowledgement.
+  metrics_.count_request(
+      coap::Method::post, PathLabel::events, response.code,
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now() - it->second.since)
+                                     .count()));
+  waiting_.erase(it);
+}
+
+void ElasticsearchStore::completed(const elastic::AcknowledgementGroups::Completion& completion) {
+  answer(completion.id, completion.stored ? coap::Response(coap::Code::created)
+                                          : coap::Response::text(
+                                                coap::Code::bad_request,
+                                                "rejected by Elasticsearch: " + completion.reason));
+}
+
+void ElasticsearchStore::expired(elastic::BulkWriter::GroupId group) {
+  // The events stay queued and will be stored; the device's retry is harmless (same _id).
+  answer(group, unavailable("not stored in time; retry"));
+}
+
+coap::Response ElasticsearchStore::unavailable(std::string message) const {
+  auto response = coap::Response::text(coap::Code::service_unavailable, std::move(message));
+  response.max_age = writer_.retry_after_seconds();
+  return response;
+}
+
+void ElasticsearchStore::drain(std::function<void()> done) {
+  writer_.drain([this, done = std::move(done)] {
+    // Everything is settled, so every waiting device has been answered.
+    done();
+  });
+}
+
+}  // namespace iot::collector

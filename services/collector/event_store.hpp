@@ -1,0 +1,27 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coap/message.hpp"
+
+namespace iot::collector {
+
+// Where one worker's validated events go. Each implementation decides what "stored" means and
+// therefore when the device hears 2.01.
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+  // Stores one request's events, each encoded as a bulk pair (action line + source line).
+  // Returns the device's answer now, or nullopt when the store took coap::defer(request) and
+  // answers once the events are stored.
+  virtual std::optional<coap::Response> store(std::vector<std::string> documents,
+                                              const coap::Request& request) = 0;
+  // At shutdown: finishes all work and answers every waiting device, then runs `done` on the
+  // worker's thread.
+  virtual void drain(std::function<void()> done) = 0;
+};
+
+}  // namespace iot::collector
