@@ -2,10 +2,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "cli/flag_set.hpp"
+#include "elastic/url.hpp"
 
 namespace iot::collector {
 
@@ -13,6 +16,47 @@ enum class LogFormat { text, json };
 
 struct FileSinkConfig {
   std::string path;  // from --sink file:PATH
+};
+
+// When a device is answered (Elasticsearch sink only; the file sink always answers once written).
+enum class AckMode {
+  stored,    // --ack stored: 2.01 only once Elasticsearch has every document of the request
+  accepted,  // --ack accepted: 2.01 as soon as the documents are queued
+};
+
+// The Elasticsearch sink, chosen by --elasticsearch-url. Every field below is used by this sink
+// only; the file sink ignores all of them. The flags are accepted and validated even without
+// --elasticsearch-url (operators set IOT_COLLECTOR_* fleet-wide), but then this struct is not
+// kept. Limits marked "per worker" apply to each of the --threads workers separately.
+// The data stream is CollectorConfig::index (--data-stream), shared with the file sink's _index.
+struct ElasticsearchSinkConfig {
+  // Connection (elastic::HttpClientSettings).
+  std::vector<elastic::NodeUrl> nodes;  // --elasticsearch-url URL[,URL...]; at least one
+  // The ready Authorization header value: "ApiKey <key as given>" (--elasticsearch-api-key[-file])
+  // or "Basic <base64(user:password)>" (--elasticsearch-username[-file] and
+  // --elasticsearch-password[-file]); nullopt: no authentication. A SECRET: never log it.
+  std::optional<std::string> authorization;
+  std::string ca_file;    // --elasticsearch-ca FILE (PEM, readable at start); "": system store
+  bool insecure = false;  // --elasticsearch-insecure: no certificate/host checks (log a warning)
+  std::chrono::milliseconds request_timeout{10000};  // --elasticsearch-timeout-ms (100..600000)
+  std::chrono::milliseconds connect_timeout{2000};   // --elasticsearch-connect-timeout-ms
+                                                     // (100..60000)
+  bool gzip = false;  // --bulk-gzip: Content-Encoding: gzip for bulk request bodies
+
+  // Batching, per worker (elastic::BulkBatcher::Limits, elastic::BulkWriterSettings).
+  std::size_t bulk_max_docs = 1000;             // --bulk-max-docs N (1..100000)
+  std::size_t bulk_max_bytes = 5242880;         // --bulk-max-bytes BYTES (1024..104857600)
+  std::chrono::milliseconds bulk_linger{20};    // --bulk-linger-ms MS (0..60000)
+  std::size_t bulk_concurrency = 2;             // --bulk-concurrency N (1..64) in flight
+  AckMode ack = AckMode::stored;                // --ack stored|accepted
+  std::chrono::milliseconds ack_timeout{5000};  // --ack-timeout-ms MS (100..600000)
+  // --max-buffered-bytes BYTES (1 MiB..16 GiB, >= bulk_max_bytes), per worker: queued + in
+  // flight + awaiting retry; beyond it devices get 5.03.
+  std::size_t max_buffered_bytes = std::size_t{64} << 20;
+
+  // Start-up (elastic::BootstrapSettings).
+  bool bootstrap = true;         // --elasticsearch-bootstrap[=false]: PUT policy and templates
+  unsigned retention_days = 30;  // --retention-days N (1..36500): ILM delete phase
 };
 
 // Everything the collector is told at start, validated; filled from flags and IOT_COLLECTOR_*.
@@ -33,6 +77,12 @@ struct CollectorConfig {
   std::string instance;  // --instance NAME; default: the host name (the pod name in Kubernetes)
   // --data-stream NAME: the bulk action's _index (ES naming rules)
   std::string index = "iot-events";
+  // --self-metrics-interval SECONDS (0..86400; 0 = off): how often the collector reports its own
+  // metrics. Not tied to a sink by the parser.
+  std::chrono::seconds self_metrics_interval{0};
+  // The Elasticsearch sink; set iff --elasticsearch-url (or its variable) is given, and then it is
+  // the sink: file_sink keeps its default and is unused (--sink with it is a usage error).
+  std::optional<ElasticsearchSinkConfig> elasticsearch;
 };
 
 // What main should do: run with a config, or exit with a status after printing text

@@ -6,12 +6,11 @@
 
 #include "coap/server.hpp"
 #include "collector_metrics.hpp"
+#include "config.hpp"
 #include "elastic/bulk_writer.hpp"
 #include "event_store.hpp"
 
 namespace iot::collector {
-
-enum class AckMode { stored, accepted };
 
 // Events to Elasticsearch through the worker's BulkWriter. With --ack stored a confirmable
 // request is deferred and answered 2.01 only when Elasticsearch has every one of its events

@@ -148,6 +148,10 @@ int main(int argc, char** argv, char** envp) {
       return exit_now->status;
     }
     config = std::get<collector::CollectorConfig>(std::move(parsed));
+    if (config.elasticsearch) {
+      // Never fall back to the file sink silently when Elasticsearch was asked for.
+      throw cli::UsageError("--elasticsearch-url: the Elasticsearch sink is not wired in yet");
+    }
     logging::configure(config.log_format == collector::LogFormat::json ? logging::Format::json
                                                                        : logging::Format::text,
                        logging::parse_level(config.log_level));
