@@ -10,7 +10,9 @@ packages=(
   libcoap3-dev libcoap3-bin
   # Boost 1.81: the default 1.74 has no Boost.JSON
   libboost1.81-dev libboost-json1.81-dev
-  libspdlog-dev libssl-dev libxxhash-dev libgtest-dev libgmock-dev
+  libspdlog-dev libssl-dev libxxhash-dev zlib1g-dev libgtest-dev libgmock-dev
+  # the openssl CLI makes throwaway CAs for the TLS tests
+  openssl
 )
 
 missing=()
