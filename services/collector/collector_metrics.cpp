@@ -31,6 +31,54 @@ std::uint64_t sum(std::span<const WorkerMetrics* const> workers, Read read) {
   return total;
 }
 
+void render_elasticsearch(PrometheusWriter& out, std::span<const WorkerMetrics* const> workers,
+                          const ProcessState& state) {
+  out.header("iot_elasticsearch_up", "gauge",
+             "1 when the last Elasticsearch health check succeeded.");
+  out.sample("iot_elasticsearch_up", "", std::uint64_t{state.elasticsearch_up ? 1u : 0u});
+  out.header("iot_elasticsearch_bulk_requests_total", "counter",
+             "Bulk requests sent, retries included.");
+  out.sample("iot_elasticsearch_bulk_requests_total", "",
+             sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.requests.value(); }));
+  out.header("iot_elasticsearch_bulk_failures_total", "counter",
+             "Bulk requests that failed as a whole (transport error, non-200) and were retried.");
+  out.sample("iot_elasticsearch_bulk_failures_total", "", sum(workers, [](const WorkerMetrics& w) {
+               return w.elasticsearch.request_failures.value();
+             }));
+  out.header("iot_elasticsearch_documents_total", "counter",
+             "Documents by outcome in bulk responses.");
+  const std::pair<std::string_view, std::uint64_t> outcomes[] = {
+      {"created",
+       sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.created.value(); })},
+      {"duplicate",
+       sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.duplicates.value(); })},
+      {"retried",
+       sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.item_retries.value(); })},
+      {"dead_lettered",
+       sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.dead_lettered.value(); })},
+  };
+  for (const auto& [outcome, value] : outcomes) {
+    out.sample("iot_elasticsearch_documents_total", PrometheusWriter::label("outcome", outcome),
+               value);
+  }
+  out.header("iot_elasticsearch_buffered_bytes", "gauge",
+             "Bytes of documents queued, in flight or awaiting a retry, by worker.");
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    out.sample(
+        "iot_elasticsearch_buffered_bytes", PrometheusWriter::label("worker", std::to_string(i)),
+        std::uint64_t{workers[i]->elasticsearch.buffered_bytes.load(std::memory_order_relaxed)});
+  }
+  out.header("iot_elasticsearch_bulk_duration_seconds", "histogram", "Bulk request latency.");
+  metrics::LatencyHistogram::Snapshot bulk;
+  for (const auto* worker : workers) bulk += worker->elasticsearch.request_duration.snapshot();
+  out.histogram("iot_elasticsearch_bulk_duration_seconds", "", bulk);
+  out.header("iot_acknowledgement_duration_seconds", "histogram",
+             "Time devices waited for their answer until Elasticsearch settled their events.");
+  metrics::LatencyHistogram::Snapshot acks;
+  for (const auto* worker : workers) acks += worker->acknowledgement_duration.snapshot();
+  out.histogram("iot_acknowledgement_duration_seconds", "", acks);
+}
+
 }  // namespace
 
 RejectLabel reject_label(event::RejectReason reason) {
@@ -51,6 +99,11 @@ void WorkerMetrics::count_request(coap::Method method, PathLabel path, coap::Cod
                                   std::uint64_t duration_ns) {
   requests[request_index(method, path, code)].add();
   request_duration.observe_ns(duration_ns);
+}
+
+void WorkerMetrics::count_deferred_answer(coap::Code code, std::uint64_t waited_ns) {
+  requests[request_index(coap::Method::post, PathLabel::events, code)].add();
+  acknowledgement_duration.observe_ns(waited_ns);
 }
 
 std::string render_metrics(std::span<const WorkerMetrics* const> workers,
@@ -108,6 +161,7 @@ std::string render_metrics(std::span<const WorkerMetrics* const> workers,
   metrics::LatencyHistogram::Snapshot durations;
   for (const auto* worker : workers) durations += worker->request_duration.snapshot();
   out.histogram("iot_coap_request_duration_seconds", "", durations);
+  if (state.elasticsearch) render_elasticsearch(out, workers, state);
   return out.text();
 }
 

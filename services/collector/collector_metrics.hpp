@@ -6,6 +6,7 @@
 #include <string>
 
 #include "coap/message.hpp"
+#include "elastic/bulk_writer.hpp"
 #include "event/validator.hpp"
 #include "metrics/metrics.hpp"
 
@@ -49,15 +50,22 @@ struct WorkerMetrics {
   metrics::Counter payload_bytes;
   metrics::Counter sink_write_errors;
   metrics::LatencyHistogram request_duration;
+  elastic::BulkWriterStats elasticsearch;  // stays zero with the file sink
+  metrics::LatencyHistogram acknowledgement_duration;
   metrics::Counter duplicates;  // retransmissions answered from the exchange cache
 
   void count_request(coap::Method method, PathLabel path, coap::Code code,
                      std::uint64_t duration_ns);
+  // A POST /events answered after Elasticsearch settled it (--ack stored): counted with the time
+  // the device waited for its acknowledgement.
+  void count_deferred_answer(coap::Code code, std::uint64_t waited_ns);
 };
 
 struct ProcessState {
   bool ready;
   unsigned workers;
+  bool elasticsearch = false;     // the Elasticsearch sink is in use
+  bool elasticsearch_up = false;  // its last health check succeeded
 };
 
 // The whole /metrics page: sums over workers, build info and readiness.

@@ -3,21 +3,28 @@
 namespace iot::collector {
 
 ElasticsearchStore::ElasticsearchStore(boost::asio::io_context& io,
-                                       elastic::BulkTransport& transport,
+                                       elastic::HttpClientSettings http,
                                        elastic::BulkWriterSettings settings, AckMode ack,
-                                       elastic::BulkWriterStats& stats, WorkerMetrics& metrics)
+                                       const std::atomic<bool>& bootstrapped,
+                                       WorkerMetrics& metrics)
     : ack_(ack),
+      bootstrapped_(bootstrapped),
       metrics_(metrics),
-      writer_(io, transport, std::move(settings),
+      client_(io, std::move(http)),
+      transport_(client_),
+      writer_(io, transport_, std::move(settings),
               elastic::BulkWriter::Callbacks{
                   [this](const elastic::AcknowledgementGroups::Completion& c) { completed(c); },
                   [this](elastic::BulkWriter::GroupId group) { expired(group); }},
-              stats) {}
+              metrics.elasticsearch) {}
 
 std::optional<coap::Response> ElasticsearchStore::store(std::vector<std::string> documents,
                                                         const coap::Request& request) {
   std::size_t bytes = 0;
   for (const auto& document : documents) bytes += document.size();
+  if (!bootstrapped_.load(std::memory_order_relaxed)) {
+    return unavailable("Elasticsearch not set up yet; retry later");
+  }
   if (!writer_.has_room(bytes)) return unavailable("collector busy; retry later");
   if (ack_ == AckMode::accepted || !request.confirmable) {
     writer_.write(std::move(documents), false);
@@ -34,9 +41,8 @@ void ElasticsearchStore::answer(elastic::BulkWriter::GroupId group,
   const auto it = waiting_.find(group);
   if (it == waiting_.end()) return;
   it->second.exchange.respond(response);
-  // Counted now, with the time the device waited for its acknowledgement.
-  metrics_.count_request(
-      coap::Method::post, PathLabel::events, response.code,
+  metrics_.count_deferred_answer(
+      response.code,
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                      std::chrono::steady_clock::now() - it->second.since)
                                      .count()));

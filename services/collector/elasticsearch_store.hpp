@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <unordered_map>
@@ -8,6 +9,8 @@
 #include "collector_metrics.hpp"
 #include "config.hpp"
 #include "elastic/bulk_writer.hpp"
+#include "elastic/http_bulk_transport.hpp"
+#include "elastic/http_client.hpp"
 #include "event_store.hpp"
 
 namespace iot::collector {
@@ -20,9 +23,11 @@ namespace iot::collector {
 // worker's buffer is full the answer is 5.03 with a Max-Age from the backlog.
 class ElasticsearchStore final : public EventStore {
  public:
-  ElasticsearchStore(boost::asio::io_context& io, elastic::BulkTransport& transport,
+  // Owns the worker's HTTP connections to Elasticsearch.
+  // bootstrapped: set once the index templates exist; until then requests get 5.03.
+  ElasticsearchStore(boost::asio::io_context& io, elastic::HttpClientSettings http,
                      elastic::BulkWriterSettings settings, AckMode ack,
-                     elastic::BulkWriterStats& stats, WorkerMetrics& metrics);
+                     const std::atomic<bool>& bootstrapped, WorkerMetrics& metrics);
   std::optional<coap::Response> store(std::vector<std::string> documents,
                                       const coap::Request& request) override;
   void drain(std::function<void()> done) override;
@@ -34,7 +39,10 @@ class ElasticsearchStore final : public EventStore {
   coap::Response unavailable(std::string message) const;
 
   AckMode ack_;
+  const std::atomic<bool>& bootstrapped_;
   WorkerMetrics& metrics_;
+  elastic::HttpClient client_;
+  elastic::HttpBulkTransport transport_;
   struct Waiting {
     coap::PendingExchange exchange;
     std::chrono::steady_clock::time_point since;

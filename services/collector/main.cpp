@@ -15,6 +15,9 @@
 #include "coap/server.hpp"
 #include "collector_metrics.hpp"
 #include "config.hpp"
+#include "elasticsearch_monitor.hpp"
+#include "elasticsearch_store.hpp"
+#include "file_store.hpp"
 #include "logging/log.hpp"
 #include "sink/file_sink.hpp"
 #include "worker.hpp"
@@ -51,6 +54,58 @@ int wait_for_signal(const sigset_t& signals, Clock::time_point deadline, Tick ev
   }
 }
 
+elastic::HttpClientSettings http_settings(const ElasticsearchSinkConfig& es,
+                                          std::size_t connections_per_node) {
+  elastic::HttpClientSettings http;
+  http.nodes = es.nodes;
+  http.authorization = es.authorization;
+  http.ca_file = es.ca_file;
+  http.insecure = es.insecure;
+  http.connect_timeout = es.connect_timeout;
+  http.request_timeout = es.request_timeout;
+  http.max_connections_per_node = connections_per_node;
+  http.gzip = es.gzip;
+  return http;
+}
+
+elastic::BootstrapSettings bootstrap_settings(const CollectorConfig& config) {
+  elastic::BootstrapSettings settings;
+  settings.data_stream = config.index;
+  settings.retention_days = config.elasticsearch->retention_days;
+  return settings;
+}
+
+// Each worker gets a store of its own on its own event loop (shared-nothing).
+StoreFactory store_factory(const CollectorConfig& config, const ElasticsearchMonitor* monitor) {
+  if (!config.elasticsearch) {
+    return [path = config.file_sink.path](boost::asio::io_context&, WorkerMetrics& metrics) {
+      return std::make_unique<FileStore>(path, metrics);
+    };
+  }
+  const auto& es = *config.elasticsearch;
+  elastic::BulkWriterSettings writer;
+  writer.batching = {es.bulk_max_docs, es.bulk_max_bytes, es.bulk_linger};
+  writer.concurrency = es.bulk_concurrency;
+  writer.ack_timeout = es.ack_timeout;
+  writer.max_buffered_bytes = es.max_buffered_bytes;
+  writer.dead_letter_stream = elastic::dead_letter_stream(bootstrap_settings(config));
+  return [http = http_settings(es, es.bulk_concurrency), writer, ack = es.ack,
+          &bootstrapped = monitor->bootstrapped()](boost::asio::io_context& io,
+                                                   WorkerMetrics& metrics) {
+    return std::make_unique<ElasticsearchStore>(io, http, writer, ack, bootstrapped, metrics);
+  };
+}
+
+std::string sink_description(const CollectorConfig& config) {
+  if (!config.elasticsearch) return "file:" + config.file_sink.path;
+  std::string nodes;
+  for (const auto& node : config.elasticsearch->nodes) {
+    if (!nodes.empty()) nodes += ',';
+    nodes += node.to_string();  // never holds credentials
+  }
+  return "elasticsearch:" + nodes;
+}
+
 int run(const CollectorConfig& config) {
   const sigset_t signals = shutdown_signals();
   // Blocked before any thread starts, so every thread inherits the mask and only this one
@@ -68,25 +123,41 @@ int run(const CollectorConfig& config) {
   coap_options.port = config.listen.port;
   coap_options.paths = {"events", "health"};
 
+  std::unique_ptr<ElasticsearchMonitor> monitor;
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<admin::AdminServer> admin;
   std::unique_ptr<sink::FileFlusher> flusher;
   try {
+    if (config.elasticsearch) {
+      if (config.elasticsearch->insecure) {
+        logging::warn(
+            "elasticsearch TLS certificates are not verified (--elasticsearch-insecure); "
+            "for development only");
+      }
+      monitor = std::make_unique<ElasticsearchMonitor>(http_settings(*config.elasticsearch, 1),
+                                                       bootstrap_settings(config),
+                                                       config.elasticsearch->bootstrap);
+    }
     coap::ensure_udp_port_free(coap_options.host, coap_options.port);
+    const StoreFactory make_store = store_factory(config, monitor.get());
     for (unsigned i = 0; i < config.threads; ++i) {
-      workers.push_back(
-          std::make_unique<Worker>(i, coap_options, settings, config.file_sink.path, draining));
+      workers.push_back(std::make_unique<Worker>(i, coap_options, settings, make_store, draining));
       // With port 0 the first worker picks the port and the others join it.
       coap_options.port = workers.front()->port();
     }
-    flusher = std::make_unique<sink::FileFlusher>(config.file_sink.path);
+    if (!config.elasticsearch) flusher = std::make_unique<sink::FileFlusher>(config.file_sink.path);
     std::vector<const WorkerMetrics*> worker_metrics;
     for (const auto& worker : workers) worker_metrics.push_back(&worker->metrics());
+    // Not ready while Elasticsearch is unreachable: the Service then routes devices elsewhere.
+    const auto ready = [&] {
+      return serving.load() && !draining.load() && (!monitor || monitor->up());
+    };
     admin::AdminHandlers handlers;
-    handlers.ready = [&] { return serving.load() && !draining.load(); };
-    handlers.metrics = [&, worker_metrics] {
-      return render_metrics(worker_metrics,
-                            ProcessState{serving.load() && !draining.load(), config.threads});
+    handlers.ready = ready;
+    handlers.metrics = [&, ready, worker_metrics] {
+      return render_metrics(
+          worker_metrics,
+          ProcessState{ready(), config.threads, monitor != nullptr, monitor && monitor->up()});
     };
     admin = std::make_unique<admin::AdminServer>(config.admin_listen.host, config.admin_listen.port,
                                                  std::move(handlers));
@@ -95,19 +166,22 @@ int run(const CollectorConfig& config) {
     return 1;
   }
 
+  if (monitor) monitor->start();
   for (auto& worker : workers) worker->start();
   admin->start();
   serving = true;
   logging::info("ready", {{"coap", workers.front()->address()},
                           {"admin", admin->local_address()},
                           {"threads", config.threads},
-                          {"sink", "file:" + config.file_sink.path},
+                          {"sink", sink_description(config)},
                           {"instance", config.instance},
                           {"version", IOT_VERSION}});
 
   const auto flush = [&] {
-    if (auto error = flusher->flush())
+    if (!flusher) return;
+    if (auto error = flusher->flush()) {
       logging::error("sink flush failed", {{"error", error.message()}});
+    }
   };
   const int signal = wait_for_signal(signals, Clock::time_point::max(), flush);
   const auto deadline = Clock::now() + config.shutdown_timeout;
@@ -129,6 +203,7 @@ int run(const CollectorConfig& config) {
     }
   }
   for (auto& worker : workers) worker->join();
+  if (monitor) monitor->stop();
   admin->stop();
   flush();
   logging::info("stopped");
@@ -148,9 +223,10 @@ int main(int argc, char** argv, char** envp) {
       return exit_now->status;
     }
     config = std::get<collector::CollectorConfig>(std::move(parsed));
-    if (config.elasticsearch) {
-      // Never fall back to the file sink silently when Elasticsearch was asked for.
-      throw cli::UsageError("--elasticsearch-url: the Elasticsearch sink is not wired in yet");
+    if (config.self_metrics_interval.count() > 0) {
+      // Accepted by the parser for fleet-wide settings, but not silently ignored.
+      throw cli::UsageError(
+          "--self-metrics-interval: self-metrics documents are not implemented yet");
     }
     logging::configure(config.log_format == collector::LogFormat::json ? logging::Format::json
                                                                        : logging::Format::text,

@@ -4,16 +4,15 @@
 #include <boost/asio/post.hpp>
 #include <functional>
 
-#include "file_store.hpp"
 #include "logging/log.hpp"
 
 namespace iot::collector {
 
 Worker::Worker(unsigned index, const coap::ServerOptions& coap_options,
-               const IngestSettings& settings, const std::string& sink_path,
+               const IngestSettings& settings, const StoreFactory& make_store,
                const std::atomic<bool>& draining)
     : index_(index),
-      store_(std::make_unique<FileStore>(sink_path, metrics_)),
+      store_(make_store(io_, metrics_)),
       handler_(settings, *store_, metrics_, draining) {
   server_.emplace(coap_options, handler_, metrics_.duplicates);
 }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -17,12 +18,16 @@ namespace iot::collector {
 
 // One shared-nothing worker: its own thread, event loop, CoAP endpoint on the shared port,
 // sink handle, validator and buffers. Nothing on the request path is shared with other workers.
+// Makes a worker's store on the worker's own event loop (FileStore, ElasticsearchStore).
+using StoreFactory =
+    std::function<std::unique_ptr<EventStore>(boost::asio::io_context&, WorkerMetrics&)>;
+
 class Worker {
  public:
   // Binds the endpoint at once (throws with a one-line message), so start-up errors surface
   // before the process reports ready.
   Worker(unsigned index, const coap::ServerOptions& coap_options, const IngestSettings& settings,
-         const std::string& sink_path, const std::atomic<bool>& draining);
+         const StoreFactory& make_store, const std::atomic<bool>& draining);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -42,10 +47,11 @@ class Worker {
 
   unsigned index_;
   WorkerMetrics metrics_;
+  // Before the store and the server: their timers, sockets and exchanges belong to this loop.
+  boost::asio::io_context io_;
   std::unique_ptr<EventStore> store_;
   IngestHandler handler_;
   std::optional<coap::Server> server_;
-  boost::asio::io_context io_;
   std::promise<void> stopped_;
   std::thread thread_;
 };
