@@ -125,7 +125,12 @@ struct BulkWriter::Impl : std::enable_shared_from_this<Impl> {
       error = "HTTP " + std::to_string(status) + ": " + body.substr(0, 200);
     }
     stats.request_failures.add();
-    log_failure(error, documents.size());
+    // Still retried: dropping would lose events that may already be acknowledged. But a status
+    // that will not heal by itself (400, 401/403 credentials, 413 --bulk-max-bytes above the
+    // cluster's http.max_content_length) needs an operator, so it is logged as an error.
+    const bool needs_operator =
+        status != 0 && status != 200 && classify_bulk_status(status) == StatusClass::fatal;
+    log_failure(error, documents.size(), needs_operator);
     retry_later(std::move(documents), consecutive_failures++);
     pump();
   }
@@ -238,14 +243,16 @@ struct BulkWriter::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // A failing Elasticsearch fails every request: one line per interval, with the count.
-  void log_failure(const std::string& error, std::size_t documents) {
+  void log_failure(const std::string& error, std::size_t documents, bool needs_operator) {
     ++failures_since_log;
     const auto now = Clock::now();
     if (now < next_failure_log) return;
-    logging::warn("bulk request failed; retrying", {{"error", error},
-                                                    {"documents", documents},
-                                                    {"failures", failures_since_log},
-                                                    {"buffered_bytes", buffered}});
+    logging::write(needs_operator ? logging::Level::error : logging::Level::warn,
+                   "bulk request failed; retrying",
+                   {{"error", error},
+                    {"documents", documents},
+                    {"failures", failures_since_log},
+                    {"buffered_bytes", buffered}});
     failures_since_log = 0;
     next_failure_log = now + std::chrono::seconds(10);
   }
