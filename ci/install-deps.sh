@@ -33,8 +33,10 @@ if ((${#missing[@]})); then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The lock file pins every npm package; `npm ci` reinstalls only when the lock changed.
-stamp=tests/integration/node_modules/.package-lock.json
-if [[ ! -f $stamp || tests/integration/package-lock.json -nt $stamp ]]; then
-  npm ci --prefix tests/integration --no-audit --no-fund --loglevel=error
-fi
+# The lock files pin every npm package; `npm ci` reinstalls only when a lock changed.
+for folder in tests/integration tests/elastic-spec; do
+  stamp=$folder/node_modules/.package-lock.json
+  if [[ ! -f $stamp || $folder/package-lock.json -nt $stamp ]]; then
+    npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error
+  fi
+done
