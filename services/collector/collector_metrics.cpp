@@ -40,8 +40,11 @@ void render_elasticsearch(PrometheusWriter& out, std::span<const WorkerMetrics* 
              "Bulk requests sent, retries included.");
   out.sample("iot_elasticsearch_bulk_requests_total", "",
              sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.requests.value(); }));
-  out.header("iot_elasticsearch_bulk_failures_total", "counter",
-             "Bulk requests that failed as a whole (transport error, non-200) and were retried.");
+  out.header(
+      "iot_elasticsearch_bulk_failures_total", "counter",
+      "Bulk requests that failed as a whole (transport error, non-200) and were retried with "
+      "backoff; a request lost on a stale keep-alive connection and re-sent at once is not "
+      "counted.");
   out.sample("iot_elasticsearch_bulk_failures_total", "", sum(workers, [](const WorkerMetrics& w) {
                return w.elasticsearch.request_failures.value();
              }));

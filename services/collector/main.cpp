@@ -194,7 +194,10 @@ int run(const CollectorConfig& config) {
     wait_for_signal(signals, Clock::now() + config.drain_delay, flush);
 
   std::vector<std::future<void>> stopped;
-  for (auto& worker : workers) stopped.push_back(worker->stop());
+  // Leave a little of the shutdown budget for freeing everything after the answers went out.
+  const auto deliver_by = deadline - std::min<Clock::duration>(config.shutdown_timeout / 10,
+                                                               std::chrono::milliseconds(500));
+  for (auto& worker : workers) stopped.push_back(worker->stop(deliver_by));
   for (auto& done : stopped) {
     if (done.wait_until(deadline) == std::future_status::timeout) {
       logging::error("shutdown timed out",

@@ -25,12 +25,27 @@ void Worker::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-std::future<void> Worker::stop() {
+std::future<void> Worker::stop(std::chrono::steady_clock::time_point deliver_by) {
   auto done = stopped_.get_future();
   // The store finishes first (Elasticsearch: everything queued is sent and every waiting device
   // answered) while the CoAP endpoint keeps serving, answering new requests 5.03.
-  boost::asio::post(io_, [this] { store_->drain([this] { io_.stop(); }); });
+  boost::asio::post(io_, [this, deliver_by] {
+    store_->drain([this, deliver_by] { stop_when_delivered(deliver_by); });
+  });
   return done;
+}
+
+void Worker::stop_when_delivered(std::chrono::steady_clock::time_point deliver_by) {
+  // libcoap offers no completion callback for its queues: look again every few milliseconds,
+  // bounded by deliver_by.
+  if (!server_->has_pending_sends() || std::chrono::steady_clock::now() >= deliver_by) {
+    io_.stop();
+    return;
+  }
+  delivery_timer_.expires_after(std::chrono::milliseconds(10));
+  delivery_timer_.async_wait([this, deliver_by](const boost::system::error_code& error) {
+    if (!error) stop_when_delivered(deliver_by);
+  });
 }
 
 void Worker::join() {

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <functional>
 #include <future>
 #include <memory>
@@ -33,9 +35,12 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   void start();
-  // Asks the worker to finish: drains its store (answering every waiting device), then frees the
-  // store and the CoAP context on its own thread. The future becomes ready when it has.
-  std::future<void> stop();
+  // Asks the worker to finish: drains its store (answering every waiting device), lets libcoap
+  // deliver those answers until `deliver_by`, then frees the store and the CoAP context on its own
+  // thread. The future becomes ready when it has. An answer still undelivered at `deliver_by`
+  // (a device that went away) is given up: its events are stored, and the device's retry at
+  // another collector is answered 2.01 through the 409 of the same document id.
+  std::future<void> stop(std::chrono::steady_clock::time_point deliver_by);
   void join();
 
   const WorkerMetrics& metrics() const { return metrics_; }
@@ -44,6 +49,7 @@ class Worker {
 
  private:
   void run();
+  void stop_when_delivered(std::chrono::steady_clock::time_point deliver_by);
 
   unsigned index_;
   WorkerMetrics metrics_;
@@ -52,6 +58,7 @@ class Worker {
   std::unique_ptr<EventStore> store_;
   IngestHandler handler_;
   std::optional<coap::Server> server_;
+  boost::asio::steady_timer delivery_timer_{io_};
   std::promise<void> stopped_;
   std::thread thread_;
 };

@@ -417,6 +417,10 @@ bool Server::process() {
   return true;
 }
 
+bool Server::has_pending_sends() const {
+  return coap_can_exit(impl_->context) == 0;
+}
+
 unsigned short Server::local_port() const {
   return impl_->port;
 }

@@ -102,6 +102,10 @@ class Server {
   // edge-triggered watcher (Asio's) is not told again about what was already readable.
   bool process();
 
+  // Whether libcoap still holds messages to send, e.g. separate responses queued behind a
+  // device's NSTART limit or awaiting its ACK. A worker stopping waits for this to clear.
+  bool has_pending_sends() const;
+
   unsigned short local_port() const;
   std::string local_address() const;  // "127.0.0.1:5683" / "[::]:5683"
 
