@@ -138,12 +138,11 @@ int run(const CollectorConfig& config) {
                                                        bootstrap_settings(config),
                                                        config.elasticsearch->bootstrap);
     }
+    if (coap_options.port == 0) coap_options.port = coap::pick_free_udp_port(coap_options.host);
     coap::ensure_udp_port_free(coap_options.host, coap_options.port);
     const StoreFactory make_store = store_factory(config, monitor.get());
     for (unsigned i = 0; i < config.threads; ++i) {
       workers.push_back(std::make_unique<Worker>(i, coap_options, settings, make_store, draining));
-      // With port 0 the first worker picks the port and the others join it.
-      coap_options.port = workers.front()->port();
     }
     if (!config.elasticsearch) flusher = std::make_unique<sink::FileFlusher>(config.file_sink.path);
     std::vector<const WorkerMetrics*> worker_metrics;

@@ -178,6 +178,28 @@ struct PendingExchange::State {
   std::optional<BlockOption> block1;  // the last block of an upload: echoed in the answer
 };
 
+unsigned short pick_free_udp_port(const std::string& host) {
+  coap_address_t address = resolve(host, 0);
+  const int fd = ::socket(address.addr.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    throw std::runtime_error("coap listen " + display_address(host, 0) + ": " +
+                             std::strerror(errno));
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  const bool ok = ::bind(fd, &address.addr.sa, address.size) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!ok)
+    throw std::runtime_error("coap listen " + display_address(host, 0) + ": " +
+                             std::strerror(error));
+  coap_address_t picked;
+  coap_address_init(&picked);
+  picked.size = length;
+  std::memcpy(&picked.addr, &bound, length);
+  return coap_address_get_port(&picked);
+}
+
 Library::Library(bool verbose) {
   coap_startup();
   coap_set_log_handler(&log_from_libcoap);

@@ -83,6 +83,12 @@ struct ServerOptions {
 // collector share the port silently and take part of the traffic: check before binding.
 void ensure_udp_port_free(const std::string& host, unsigned short port);
 
+// A UDP port free on host now. "Port 0" cannot be left to the servers' own bind: with
+// SO_REUSEADDR set (libcoap always sets it) the kernel's automatic choice may hand out a port
+// another process's socket already holds, and the two would then split the traffic. A probe
+// socket without reuse options only ever gets a truly free port.
+unsigned short pick_free_udp_port(const std::string& host);
+
 // One CoAP-over-UDP endpoint with its own libcoap context. Not thread-safe: one per worker
 // thread, used only on that thread (libcoap 4.3.1 has no locking).
 class Server {
