@@ -205,33 +205,30 @@ struct BulkWriter::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void arm_linger() {
-    if (linger_armed) return;
-    const auto deadline = batcher.linger_deadline();
-    if (!deadline) return;
-    linger_armed = true;
-    linger_timer.expires_at(*deadline);
-    std::weak_ptr<Impl> weak = shared_from_this();
-    linger_timer.async_wait([weak](const boost::system::error_code& error) {
-      auto self = weak.lock();
-      if (!self || !self->alive || error) return;
-      self->linger_armed = false;
-      self->pump();
-    });
+    arm(linger_timer, linger_armed, batcher.linger_deadline(), [](Impl& self) { self.pump(); });
   }
 
   void arm_expiry() {
-    if (expiry_armed) return;
-    const auto deadline = groups.next_deadline();
-    if (!deadline) return;
-    expiry_armed = true;
-    expiry_timer.expires_at(*deadline);
+    arm(expiry_timer, expiry_armed, groups.next_deadline(), [](Impl& self) {
+      for (const GroupId id : self.groups.expire(Clock::now())) self.callbacks.expired(id);
+      self.arm_expiry();
+    });
+  }
+
+  // One timer per purpose, armed at most once: `armed` clears before `fire` runs, so `fire` may
+  // arm it again. A writer destroyed meanwhile is never touched.
+  template <typename Fire>
+  void arm(boost::asio::steady_timer& timer, bool& armed, std::optional<Clock::time_point> deadline,
+           Fire fire) {
+    if (armed || !deadline) return;
+    armed = true;
+    timer.expires_at(*deadline);
     std::weak_ptr<Impl> weak = shared_from_this();
-    expiry_timer.async_wait([weak](const boost::system::error_code& error) {
+    timer.async_wait([weak, &armed, fire](const boost::system::error_code& error) {
       auto self = weak.lock();
       if (!self || !self->alive || error) return;
-      self->expiry_armed = false;
-      for (const GroupId id : self->groups.expire(Clock::now())) self->callbacks.expired(id);
-      self->arm_expiry();
+      armed = false;
+      fire(*self);
     });
   }
 
