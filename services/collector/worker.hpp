@@ -44,7 +44,6 @@ class Worker {
   void join();
 
   const WorkerMetrics& metrics() const { return metrics_; }
-  unsigned short port() const { return server_->local_port(); }
   std::string address() const { return server_->local_address(); }
 
  private:
