@@ -59,6 +59,8 @@ void render_elasticsearch(PrometheusWriter& out, std::span<const WorkerMetrics* 
        sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.item_retries.value(); })},
       {"dead_lettered",
        sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.dead_lettered.value(); })},
+      {"too_large",
+       sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.too_large.value(); })},
   };
   for (const auto& [outcome, value] : outcomes) {
     out.sample("iot_elasticsearch_documents_total", PrometheusWriter::label("outcome", outcome),

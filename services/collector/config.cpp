@@ -421,7 +421,8 @@ ParseResult parse_collector_config(int argc, const char* const* argv, const cli:
               es.retention_days = static_cast<unsigned>(cli::parse_unsigned(v, 1, 36500));
             });
   flags.add("self-metrics-interval", "SECONDS",
-            "How often the collector reports its own metrics (0..86400; 0: never).",
+            "How often the collector writes its own metrics to <data-stream>-collector in\n"
+            "      Elasticsearch (0..86400; 0: never).",
             std::to_string(config.self_metrics_interval.count()),
             [&](std::string_view v) { config.self_metrics_interval = parse_seconds(v, 0, 86400); });
 
@@ -444,6 +445,10 @@ ParseResult parse_collector_config(int argc, const char* const* argv, const cli:
     throw cli::UsageError("--max-buffered-bytes (" + std::to_string(es.max_buffered_bytes) +
                           ") must be at least --bulk-max-bytes (" +
                           std::to_string(es.bulk_max_bytes) + ")");
+  }
+  if (config.self_metrics_interval.count() > 0 && !nodes) {
+    throw cli::UsageError(
+        "--self-metrics-interval: the documents go to Elasticsearch; give --elasticsearch-url");
   }
   es.authorization = authorization_from(api_key, username, password);
   if (nodes) {

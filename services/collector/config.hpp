@@ -77,8 +77,8 @@ struct CollectorConfig {
   std::string instance;  // --instance NAME; default: the host name (the pod name in Kubernetes)
   // --data-stream NAME: the bulk action's _index (ES naming rules)
   std::string index = "iot-events";
-  // --self-metrics-interval SECONDS (0..86400; 0 = off): how often the collector reports its own
-  // metrics. Not tied to a sink by the parser.
+  // --self-metrics-interval SECONDS (0..86400; 0 = off): how often the collector writes its own
+  // metrics as a document into <data-stream>-collector; needs the Elasticsearch sink.
   std::chrono::seconds self_metrics_interval{0};
   // The Elasticsearch sink; set iff --elasticsearch-url (or its variable) is given, and then it is
   // the sink: file_sink keeps its default and is unused (--sink with it is a usage error).

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <random>
 
+#include "elastic/bulk_response.hpp"
 #include "logging/log.hpp"
 
 namespace iot::collector {
@@ -19,6 +20,7 @@ struct InstallStep {
 std::vector<InstallStep> install_steps(const elastic::BootstrapSettings& settings) {
   const std::string policy = elastic::lifecycle_policy_name(settings);
   const std::string dead_letters = elastic::dead_letter_stream(settings);
+  const std::string self_metrics = elastic::self_metrics_stream(settings);
   return {
       {"lifecycle policy " + policy,
        {"PUT", "/_ilm/policy/" + policy, "application/json",
@@ -29,6 +31,9 @@ std::vector<InstallStep> install_steps(const elastic::BootstrapSettings& setting
       {"index template " + dead_letters,
        {"PUT", "/_index_template/" + dead_letters, "application/json",
         elastic::dead_letter_template_body(settings)}},
+      {"index template " + self_metrics,
+       {"PUT", "/_index_template/" + self_metrics, "application/json",
+        elastic::self_metrics_template_body(settings)}},
   };
 }
 
@@ -40,10 +45,17 @@ ElasticsearchMonitor::ElasticsearchMonitor(elastic::HttpClientSettings http,
     : bootstrap_(std::move(bootstrap)),
       install_templates_(install_templates),
       client_(io_, std::move(http)),
-      timer_(io_) {}
+      timer_(io_),
+      self_metrics_timer_(io_) {}
 
 ElasticsearchMonitor::~ElasticsearchMonitor() {
   stop();
+}
+
+void ElasticsearchMonitor::report_self_metrics(std::chrono::seconds interval,
+                                               std::unique_ptr<SelfMetricsReporter> reporter) {
+  self_metrics_interval_ = interval;
+  self_metrics_ = std::move(reporter);
 }
 
 void ElasticsearchMonitor::start() {
@@ -54,6 +66,7 @@ void ElasticsearchMonitor::start() {
       bootstrapped_ = true;
       check_health();
     }
+    if (self_metrics_) schedule_self_metrics();
   });
   thread_ = std::thread([this] { io_.run(); });
 }
@@ -62,6 +75,7 @@ void ElasticsearchMonitor::stop() {
   if (!thread_.joinable()) return;
   boost::asio::post(io_, [this] {
     timer_.cancel();
+    self_metrics_timer_.cancel();
     client_.shutdown();
     io_.stop();
   });
@@ -126,6 +140,51 @@ void ElasticsearchMonitor::retry_later(std::function<void()> again) {
   timer_.async_wait([again = std::move(again)](const boost::system::error_code& error) {
     if (!error) again();
   });
+}
+
+void ElasticsearchMonitor::schedule_self_metrics() {
+  self_metrics_timer_.expires_after(self_metrics_interval_);
+  self_metrics_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) send_self_metrics();
+  });
+}
+
+// Best effort, but exactly once: a document that fails is sent again, unchanged, next interval.
+// Before bootstrap the stream's template may be missing, so nothing is written yet.
+void ElasticsearchMonitor::send_self_metrics() {
+  if (!bootstrapped_) {
+    schedule_self_metrics();
+    return;
+  }
+  client_.send({"POST", "/_bulk", "application/x-ndjson",
+                self_metrics_->next_bulk_body(std::chrono::system_clock::now())},
+               [this](elastic::HttpResult result) {
+                 std::string error;
+                 if (!result.response) {
+                   error = result.detail;
+                 } else if (result.response->status != 200) {
+                   error = "HTTP " + std::to_string(result.response->status);
+                 } else {
+                   auto parsed = elastic::parse_bulk_response(result.response->body, 1);
+                   if (auto* bulk = std::get_if<elastic::BulkResult>(&parsed)) {
+                     const auto& item = bulk->items.front();
+                     if (item.outcome == elastic::ItemOutcome::created ||
+                         item.outcome == elastic::ItemOutcome::duplicate) {
+                       self_metrics_->stored();
+                       self_metrics_failures_ = 0;
+                     } else {
+                       error = "item " + std::to_string(item.status) + ": " + item.reason;
+                     }
+                   } else {
+                     error = std::get<std::string>(parsed);
+                   }
+                 }
+                 if (!error.empty() && self_metrics_failures_++ % 10 == 0) {
+                   logging::warn("self-metrics document not stored; retrying next interval",
+                                 {{"error", error}, {"failures", self_metrics_failures_}});
+                 }
+                 schedule_self_metrics();
+               });
 }
 
 }  // namespace iot::collector

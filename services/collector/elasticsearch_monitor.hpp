@@ -9,6 +9,7 @@
 #include "elastic/bootstrap_documents.hpp"
 #include "elastic/http_client.hpp"
 #include "elastic/retry_policy.hpp"
+#include "self_metrics.hpp"
 
 namespace iot::collector {
 
@@ -17,7 +18,8 @@ namespace iot::collector {
 // index templates of the data stream and its dead-letter stream, idempotently, retrying with
 // backoff; then it checks cluster health every few seconds. bootstrapped() gates writing (a
 // document written before the template exists would create a plain index with guessed mappings);
-// up() feeds /readyz and /metrics.
+// up() feeds /readyz and /metrics. With self-metrics, it also writes the collector's own metrics
+// document every interval once bootstrapped.
 class ElasticsearchMonitor {
  public:
   ElasticsearchMonitor(elastic::HttpClientSettings http, elastic::BootstrapSettings bootstrap,
@@ -26,6 +28,9 @@ class ElasticsearchMonitor {
   ElasticsearchMonitor(const ElasticsearchMonitor&) = delete;
   ElasticsearchMonitor& operator=(const ElasticsearchMonitor&) = delete;
 
+  // Before start(): write a self-metrics document every `interval`.
+  void report_self_metrics(std::chrono::seconds interval,
+                           std::unique_ptr<SelfMetricsReporter> reporter);
   void start();
   void stop();
 
@@ -36,6 +41,8 @@ class ElasticsearchMonitor {
   void install(std::size_t step);
   void check_health();
   void retry_later(std::function<void()> again);
+  void schedule_self_metrics();
+  void send_self_metrics();
 
   elastic::BootstrapSettings bootstrap_;
   bool install_templates_;
@@ -44,6 +51,10 @@ class ElasticsearchMonitor {
   boost::asio::steady_timer timer_;
   elastic::RetryPolicy retry_{std::chrono::milliseconds(500), std::chrono::seconds(30)};
   unsigned failures_ = 0;
+  std::chrono::seconds self_metrics_interval_{0};
+  std::unique_ptr<SelfMetricsReporter> self_metrics_;
+  boost::asio::steady_timer self_metrics_timer_;
+  unsigned self_metrics_failures_ = 0;
   std::atomic<bool> bootstrapped_{false};
   std::atomic<bool> up_{false};
   std::thread thread_;

@@ -158,6 +158,17 @@ int run(const CollectorConfig& config) {
           worker_metrics,
           ProcessState{ready(), config.threads, monitor != nullptr, monitor && monitor->up()});
     };
+    if (monitor && config.self_metrics_interval.count() > 0) {
+      monitor->report_self_metrics(
+          config.self_metrics_interval,
+          std::make_unique<SelfMetricsReporter>(
+              elastic::self_metrics_stream(bootstrap_settings(config)), config.instance,
+              SelfMetricsReporter::Sources{
+                  [worker_metrics] { return total_metrics(worker_metrics); },
+                  [&, ready] {
+                    return ProcessState{ready(), config.threads, true, monitor->up()};
+                  }}));
+    }
     admin = std::make_unique<admin::AdminServer>(config.admin_listen.host, config.admin_listen.port,
                                                  std::move(handlers));
   } catch (const std::exception& e) {
@@ -225,11 +236,6 @@ int main(int argc, char** argv, char** envp) {
       return exit_now->status;
     }
     config = std::get<collector::CollectorConfig>(std::move(parsed));
-    if (config.self_metrics_interval.count() > 0) {
-      // Accepted by the parser for fleet-wide settings, but not silently ignored.
-      throw cli::UsageError(
-          "--self-metrics-interval: self-metrics documents are not implemented yet");
-    }
     logging::configure(config.log_format == collector::LogFormat::json ? logging::Format::json
                                                                        : logging::Format::text,
                        logging::parse_level(config.log_level));

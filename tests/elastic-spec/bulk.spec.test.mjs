@@ -176,9 +176,10 @@ describe('requests iot-collector sends', () => {
     c = await Collector.start({
       standardFlags: false,
       args: ['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-format', 'json', '--threads', '2',
-             '--instance', 'spec-1', '--elasticsearch-url', es.url, '--bulk-linger-ms', '50'],
+             '--instance', 'spec-1', '--elasticsearch-url', es.url, '--bulk-linger-ms', '50', '--self-metrics-interval', '1'],
     });
-    await es.waitFor(() => es.policies.size >= 1 && es.templates.size >= 2, { timeoutMs: 15_000, message: 'the collector did not install its lifecycle policy and index templates' });
+    // Events, dead letters and self-metrics.
+    await es.waitFor(() => es.policies.size >= 1 && es.templates.size >= 3, { timeoutMs: 15_000, message: 'the collector did not install its lifecycle policy and index templates' });
 
     const batches = [
       makeEvent(),
@@ -193,6 +194,8 @@ describe('requests iot-collector sends', () => {
       sent += Array.isArray(body) ? body.length : 1;
     }
     await es.waitForDocuments(DATA_STREAM, sent, { timeoutMs: 15_000 });
+    // A self-metrics bulk request is checked with the others.
+    await es.waitForDocuments(`${DATA_STREAM}-collector`, 1, { timeoutMs: 15_000 });
 
     for (const entry of es.requests) {
       const matches = endpointsMatching(entry.method, entry.path);
@@ -237,7 +240,7 @@ describe('requests iot-collector sends', () => {
 
   it('PUT _index_template: url, method, content type and body as indices.put_index_template.Request', () => {
     const requests = byEndpoint.get(PUT_TEMPLATE) ?? [];
-    assert.ok(requests.length >= 2, `${requests.length} index template requests, expected the events' and the dead letters'`);
+    assert.ok(requests.length >= 3, `${requests.length} index template requests, expected the events', the dead letters' and the self-metrics'`);
     for (const entry of requests) {
       const url = checkEnvelope(entry, PUT_TEMPLATE);
       const body = checkJsonBody(entry, PUT_TEMPLATE);

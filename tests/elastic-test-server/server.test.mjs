@@ -7,11 +7,11 @@ import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startElasticTestServer } from './server.mjs';
+import { makeTestCertificates } from './certificates.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const NDJSON = { 'Content-Type': 'application/x-ndjson' };
@@ -977,21 +977,8 @@ describe('connections, request log, controller', () => {
 
 // ---------------------------------------------------------------------------------------------
 describe('TLS', () => {
-  let dir;
-  function certificates() {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'es-test-tls-'));
-    const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=es-test-ca');
-    run('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-    fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n');
-    run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'ext.cnf');
-    const read = (f) => fs.readFileSync(path.join(dir, f));
-    return { key: read('server.key'), cert: read('server.crt'), ca: read('ca.crt') };
-  }
-
   test('HTTPS with a throwaway CA, API key auth, resets and restart', async (t) => {
-    const { key, cert, ca } = certificates();
+    const { dir, key, cert, ca } = makeTestCertificates();
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const es = await start(t, { tls: { key, cert }, auth: { apiKey: 'id:secret' } });
     assert.match(es.url, /^https:\/\/127\.0\.0\.1:\d+$/);

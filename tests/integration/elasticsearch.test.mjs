@@ -51,10 +51,15 @@ describe('bootstrap', () => {
     const c = await startEsCollector(es, { args: ['--data-stream', 'plant-telemetry', '--retention-days', '7'] });
 
     assert.deepEqual([...es.policies.keys()], ['plant-telemetry-policy']);
-    assert.deepEqual([...es.templates.keys()].sort(), ['plant-telemetry', 'plant-telemetry-dlq']);
+    assert.deepEqual([...es.templates.keys()].sort(), ['plant-telemetry', 'plant-telemetry-collector', 'plant-telemetry-dlq']);
     // Order matters: the templates name the policy.
     const puts = es.requests.filter((r) => r.method === 'PUT').map((r) => r.path);
-    assert.deepEqual(puts, ['/_ilm/policy/plant-telemetry-policy', '/_index_template/plant-telemetry', '/_index_template/plant-telemetry-dlq']);
+    assert.deepEqual(puts, [
+      '/_ilm/policy/plant-telemetry-policy',
+      '/_index_template/plant-telemetry',
+      '/_index_template/plant-telemetry-dlq',
+      '/_index_template/plant-telemetry-collector',
+    ]);
     for (const [name, t] of es.templates) {
       assert.ok(t.data_stream !== undefined, `template ${name} must create a data stream: ${JSON.stringify(t)}`);
       assert.ok(t.index_patterns.some((p) => p === name || p === `${name}*`), `template ${name} patterns ${JSON.stringify(t.index_patterns)}`);

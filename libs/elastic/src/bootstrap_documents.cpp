@@ -50,6 +50,10 @@ std::string dead_letter_stream(const BootstrapSettings& settings) {
   return settings.data_stream + "-dlq";
 }
 
+std::string self_metrics_stream(const BootstrapSettings& settings) {
+  return settings.data_stream + "-collector";
+}
+
 std::string lifecycle_policy_body(const BootstrapSettings& settings) {
   // The delete phase's min_age counts from rollover, so an index lives about
   // rollover_max_age + retention_days.
@@ -116,6 +120,44 @@ std::string dead_letter_template_body(const BootstrapSettings& settings) {
   };
   return json::serialize(
       template_body(dead_letter_stream(settings), settings, std::move(mappings)));
+}
+
+std::string self_metrics_template_body(const BootstrapSettings& settings) {
+  const auto counts = [](std::initializer_list<std::string_view> names) {
+    json::object properties;
+    for (const auto name : names) properties[name] = field("long");
+    return json::object{{"properties", std::move(properties)}};
+  };
+  json::object elasticsearch = counts({"bulk_requests", "bulk_failures", "buffered_bytes"});
+  auto& es_properties = elasticsearch["properties"].as_object();
+  es_properties["bulk_latency_ms"] = field("double");
+  es_properties["documents"] =
+      counts({"created", "duplicate", "retried", "dead_lettered", "too_large"});
+  json::object coap = counts({"requests", "duplicates", "payload_bytes"});
+  coap["properties"].as_object()["responses"] = counts({"success", "client_error", "server_error"});
+  json::object acknowledgement = counts({"count"});
+  acknowledgement["properties"].as_object()["latency_ms"] = field("double");
+  json::object mappings{
+      {"dynamic", false},
+      {"properties",
+       {
+           {"@timestamp", field("date")},
+           {"collector", field("keyword")},
+           {"version", field("keyword")},
+           {"interval_s", field("double")},
+           {"uptime_s", field("double")},
+           {"workers", field("long")},
+           {"ready", field("boolean")},
+           {"elasticsearch_up", field("boolean")},
+           {"coap", std::move(coap)},
+           {"events", counts({"accepted", "rejected"})},
+           {"elasticsearch", std::move(elasticsearch)},
+           {"acknowledgement", std::move(acknowledgement)},
+           {"sink_write_errors", field("long")},
+       }},
+  };
+  return json::serialize(
+      template_body(self_metrics_stream(settings), settings, std::move(mappings)));
 }
 
 }  // namespace iot::elastic

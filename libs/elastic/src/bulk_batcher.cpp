@@ -1,5 +1,7 @@
 #include "elastic/bulk_batcher.hpp"
 
+#include <algorithm>
+
 namespace iot::elastic {
 
 BulkBatcher::BulkBatcher(Limits limits) : limits_(limits) {}
@@ -18,6 +20,10 @@ bool BulkBatcher::due(Clock::time_point now) const {
 std::optional<BulkBatcher::Clock::time_point> BulkBatcher::linger_deadline() const {
   if (queue_.empty()) return std::nullopt;
   return queue_.front().queued + limits_.linger;
+}
+
+void BulkBatcher::lower_max_bytes(std::size_t max_bytes) {
+  limits_.max_bytes = std::max<std::size_t>(1, std::min(limits_.max_bytes, max_bytes));
 }
 
 BulkBatcher::Batch BulkBatcher::take() {

@@ -121,13 +121,18 @@ struct BulkWriter::Impl : std::enable_shared_from_this<Impl> {
         return;
       }
       error = "unreadable bulk response: " + std::get<std::string>(parsed);
+    } else if (status == 413) {
+      stats.request_failures.add();
+      split_too_large(std::move(documents));
+      pump();
+      return;
     } else if (status != 0) {
       error = "HTTP " + std::to_string(status) + ": " + body.substr(0, 200);
     }
     stats.request_failures.add();
     // Still retried: dropping would lose events that may already be acknowledged. But a status
-    // that will not heal by itself (400, 401/403 credentials, 413 --bulk-max-bytes above the
-    // cluster's http.max_content_length) needs an operator, so it is logged as an error.
+    // that will not heal by itself (400, 401/403 credentials) needs an operator, so it is logged
+    // as an error.
     const bool needs_operator =
         status != 0 && status != 200 && classify_bulk_status(status) == StatusClass::fatal;
     log_failure(error, documents.size(), needs_operator);
@@ -161,6 +166,35 @@ struct BulkWriter::Impl : std::enable_shared_from_this<Impl> {
       }
     }
     if (!again.empty()) retry_later(std::move(again), highest_attempt - 1);
+  }
+
+  // HTTP 413: the request was bigger than Elasticsearch (http.max_content_length, 100 MB by
+  // default) or a proxy in front of it (nginx: 1 MB) takes. Nothing of it was stored, so its
+  // documents go straight back to the queue, and from now on batches stay below half its size,
+  // which splits this one too. A document refused alone can never be stored: its device is told.
+  void split_too_large(std::vector<QueuedDocument> documents) {
+    std::size_t bytes = 0;
+    for (const auto& document : documents) bytes += document.lines.size();
+    if (documents.size() == 1) {
+      auto& document = documents.front();
+      stats.too_large.add();
+      logging::error("elasticsearch refused a single document as too large (HTTP 413)",
+                     {{"bytes", bytes}, {"dead_letter", document.dead_letter}});
+      done(document, document.dead_letter,
+           "Elasticsearch refused the event as too large (HTTP 413)");
+      return;
+    }
+    if (bytes / 2 < batcher.max_bytes()) {
+      batcher.lower_max_bytes(bytes / 2);
+      logging::warn(
+          "elasticsearch refused a bulk request as too large (HTTP 413); splitting",
+          {{"bytes", bytes},
+           {"documents", documents.size()},
+           {"max_request_bytes", batcher.max_bytes()},
+           {"hint", "lower --bulk-max-bytes below the limit of Elasticsearch or its proxy"}});
+    }
+    const auto now = Clock::now();
+    for (auto& document : documents) batcher.add(std::move(document), now);
   }
 
   void reject(QueuedDocument& document, const ItemResult& item) {

@@ -50,6 +50,7 @@ TEST(BootstrapNamesTest, DerivedFromDataStream) {
   settings.data_stream = "plant-7";
   EXPECT_EQ(lifecycle_policy_name(settings), "plant-7-policy");
   EXPECT_EQ(dead_letter_stream(settings), "plant-7-dlq");
+  EXPECT_EQ(self_metrics_stream(settings), "plant-7-collector");
 }
 
 TEST(LifecyclePolicyTest, DefaultPolicy) {
@@ -170,6 +171,25 @@ TEST(DeadLetterTemplateTest, PatternsNeverOverlap) {
   EXPECT_EQ(main_pattern.find('*'), std::string_view::npos);
   EXPECT_EQ(dlq_pattern.find('*'), std::string_view::npos);
   EXPECT_NE(main_pattern, dlq_pattern);
+}
+
+TEST(SelfMetricsTemplateTest, StreamPolicyAndEveryReportedField) {
+  const json::value tpl = parse(self_metrics_template_body(BootstrapSettings{}));
+  EXPECT_EQ(at(tpl, {"index_patterns"}), (json::array{"iot-events-collector"}));
+  EXPECT_EQ(at(tpl, {"data_stream"}), json::object{});
+  EXPECT_EQ(at(tpl, {"template", "settings", "index.lifecycle.name"}), "iot-events-policy");
+  EXPECT_EQ(at(tpl, {"template", "mappings", "dynamic"}), false);
+  const json::value& p = at(tpl, {"template", "mappings", "properties"});
+  EXPECT_EQ(at(p, {"@timestamp"}), mapping("date"));
+  EXPECT_EQ(at(p, {"collector"}), mapping("keyword"));
+  EXPECT_EQ(at(p, {"ready"}), mapping("boolean"));
+  EXPECT_EQ(at(p, {"coap", "properties", "responses", "properties", "server_error"}),
+            mapping("long"));
+  EXPECT_EQ(at(p, {"events", "properties", "accepted"}), mapping("long"));
+  EXPECT_EQ(at(p, {"elasticsearch", "properties", "documents", "properties", "dead_lettered"}),
+            mapping("long"));
+  EXPECT_EQ(at(p, {"elasticsearch", "properties", "bulk_latency_ms"}), mapping("double"));
+  EXPECT_EQ(at(p, {"acknowledgement", "properties", "latency_ms"}), mapping("double"));
 }
 
 TEST(BootstrapDocumentsTest, StreamNameIsJsonEscaped) {

@@ -73,5 +73,15 @@ TEST(BulkBatcher, RespectsMaxBytesButNeverReturnsAnEmptyBatch) {
   EXPECT_TRUE(batcher.take().documents.empty());
 }
 
+TEST(BulkBatcher, LowerMaxBytesOnlyEverLowersTheLimit) {
+  BulkBatcher batcher({.max_docs = 100, .max_bytes = 1000, .linger = 1s});
+  batcher.lower_max_bytes(400);
+  EXPECT_EQ(batcher.max_bytes(), 400u);
+  batcher.lower_max_bytes(5000);
+  EXPECT_EQ(batcher.max_bytes(), 400u) << "a later, larger refusal does not raise it";
+  batcher.lower_max_bytes(0);
+  EXPECT_EQ(batcher.max_bytes(), 1u) << "never zero: one document still goes alone";
+}
+
 }  // namespace
 }  // namespace iot::elastic

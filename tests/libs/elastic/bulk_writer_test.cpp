@@ -169,6 +169,47 @@ TEST_F(BulkWriterTest, WholeRequestFailuresAreRetriedUntilStoredNeverDropped) {
   EXPECT_EQ(stats_.request_failures.value(), 3u);
 }
 
+TEST_F(BulkWriterTest, ARequestRefusedAsTooLargeIsSplitAndLaterBatchesStaySmaller) {
+  make();
+  const auto group =
+      writer_->write({document("a"), document("b"), document("c"), document("d")}, true);
+  run_until([&] { return transport_.sent.size() == 1; });
+  const std::size_t refused_bytes = transport_.sent[0].body.size();
+  reply(0, 413, "");
+  run_until([&] { return transport_.sent.size() == 3; });
+  EXPECT_EQ(lines_of(transport_.sent[1].body).size(), 4u) << "two documents per half";
+  EXPECT_EQ(lines_of(transport_.sent[2].body).size(), 4u);
+  EXPECT_LE(transport_.sent[1].body.size(), refused_bytes / 2);
+  EXPECT_TRUE(completed_.empty());
+  reply(1, 200, answer({201, 201}));
+  reply(2, 200, answer({201, 409}));
+  run_until([&] { return !completed_.empty(); });
+  EXPECT_EQ(completed_[0].id, group);
+  EXPECT_TRUE(completed_[0].stored);
+  EXPECT_EQ(stats_.request_failures.value(), 1u);
+
+  writer_->write({document("e"), document("f")}, false);
+  run_until([&] { return transport_.sent.size() == 4; });
+  EXPECT_EQ(lines_of(transport_.sent[3].body).size(), 4u)
+      << "two documents fit under the lowered limit";
+  EXPECT_LE(transport_.sent[3].body.size(), refused_bytes / 2);
+}
+
+TEST_F(BulkWriterTest, ASingleDocumentRefusedAsTooLargeIsRejectedNotRetriedForever) {
+  make();
+  writer_->write({document("big")}, true);
+  run_until([&] { return transport_.sent.size() == 1; });
+  reply(0, 413, "<html>413 Request Entity Too Large</html>");
+  run_until([&] { return !completed_.empty(); });
+  EXPECT_FALSE(completed_[0].stored);
+  EXPECT_NE(completed_[0].reason.find("too large"), std::string::npos);
+  EXPECT_EQ(stats_.too_large.value(), 1u);
+  EXPECT_EQ(stats_.buffered_bytes.load(), 0u);
+  io_.restart();
+  io_.run_for(20ms);
+  EXPECT_EQ(transport_.sent.size(), 1u) << "nothing is sent again, not even to the DLQ";
+}
+
 TEST_F(BulkWriterTest, AWaitingDeviceExpiresAtTheAckTimeoutAndLateOutcomesAreIgnored) {
   auto settings = defaults();
   settings.ack_timeout = 20ms;

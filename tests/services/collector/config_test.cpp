@@ -193,8 +193,6 @@ std::vector<FlagCase> flag_cases() {
        [](const CollectorConfig& c) { EXPECT_EQ(c.instance, "collector-0.eu_west-1"); }},
       {"data-stream", "IOT_COLLECTOR_DATA_STREAM", "logs-iot.sensors-prod",
        [](const CollectorConfig& c) { EXPECT_EQ(c.index, "logs-iot.sensors-prod"); }},
-      {"self-metrics-interval", "IOT_COLLECTOR_SELF_METRICS_INTERVAL", "86400",
-       [](const CollectorConfig& c) { EXPECT_EQ(c.self_metrics_interval, 86400s); }},
       {"elasticsearch-url", "IOT_COLLECTOR_ELASTICSEARCH_URL",
        "https://es-0.example:9243, http://[::1]/proxy/es/",
        [](const CollectorConfig& c) {
@@ -709,6 +707,21 @@ TEST(CollectorConfig, ElasticsearchBadValuesHaveExactMessages) {
     SCOPED_TRACE(c.args.empty() ? c.env.begin()->first : c.args.front());
     EXPECT_EQ(error_of(c.args, c.env), c.message);
   }
+}
+
+// Self-metrics documents go to Elasticsearch: the flag (or its variable) needs that sink.
+TEST(CollectorConfig, SelfMetricsIntervalNeedsTheElasticsearchSink) {
+  EXPECT_EQ(config_of({kUrl, "--self-metrics-interval=86400"}).self_metrics_interval, 86400s);
+  EXPECT_EQ(config_of({kUrl, "--self-metrics-interval", "30"}).self_metrics_interval, 30s);
+  EXPECT_EQ(
+      config_of({kUrl}, {{"IOT_COLLECTOR_SELF_METRICS_INTERVAL", "10"}}).self_metrics_interval,
+      10s);
+  const std::string message =
+      "--self-metrics-interval: the documents go to Elasticsearch; give --elasticsearch-url";
+  EXPECT_EQ(error_of({"--self-metrics-interval=10"}, {}), message);
+  EXPECT_EQ(error_of({}, {{"IOT_COLLECTOR_SELF_METRICS_INTERVAL", "10"}}), message);
+  EXPECT_EQ(config_of({"--self-metrics-interval=0"}).self_metrics_interval, 0s)
+      << "0 (off) is fine with the file sink";
 }
 
 // Credentials must never reach stderr or logs: every error involving them leaves them out.

@@ -16,6 +16,8 @@ struct BootstrapSettings {
 // index_patterns is exactly that stream name, so the two templates never overlap.
 std::string lifecycle_policy_name(const BootstrapSettings& settings);
 std::string dead_letter_stream(const BootstrapSettings& settings);
+// The collectors' own metrics (--self-metrics-interval): "<data_stream>-collector".
+std::string self_metrics_stream(const BootstrapSettings& settings);
 
 // Body of PUT _ilm/policy/<policy>: hot phase with rollover (max_age, max_primary_shard_size),
 // delete phase at retention_days.
@@ -38,5 +40,11 @@ std::string index_template_body(const BootstrapSettings& settings);
 // (the original event as a string, so it can never be rejected again for its content);
 // error.status: integer; error.reason: text; collector, namespace, sender: keyword. Same policy.
 std::string dead_letter_template_body(const BootstrapSettings& settings);
+
+// Body of PUT _index_template/<data_stream>-collector: the self-metrics documents. @timestamp
+// date; collector, version keyword; ready, elasticsearch_up boolean; interval_s, uptime_s and the
+// *_ms latencies double; workers and every count (coap.*, events.*, elasticsearch.*,
+// acknowledgement.count, sink_write_errors) long. "dynamic": false, same policy.
+std::string self_metrics_template_body(const BootstrapSettings& settings);
 
 }  // namespace iot::elastic

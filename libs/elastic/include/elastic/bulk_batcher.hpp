@@ -16,8 +16,8 @@ namespace iot::elastic {
 // by itself, and a rejected one can go to the dead-letter stream.
 struct QueuedDocument {
   std::string lines;
-  std::uint64_t group = 0;  // 0: nobody waits (non-confirmable, --ack accepted)
-  unsigned attempt = 0;     // sends so far
+  std::uint64_t group = 0;   // 0: nobody waits (non-confirmable, --ack accepted)
+  unsigned attempt = 0;      // sends so far
   bool dead_letter = false;  // already a dead-letter record: if rejected too, it is not re-wrapped
 };
 
@@ -46,6 +46,11 @@ class BulkBatcher {
   // Takes the oldest documents up to the limits (always at least one when not empty, even if it
   // alone exceeds max_bytes: Elasticsearch, not the batcher, decides whether it is too large).
   Batch take();
+
+  // Lowers max_bytes (never raises it): after Elasticsearch, or a proxy in front of it, refused a
+  // request as too large (HTTP 413), later batches stay below what it took.
+  void lower_max_bytes(std::size_t max_bytes);
+  std::size_t max_bytes() const { return limits_.max_bytes; }
 
   bool empty() const { return queue_.empty(); }
   std::size_t documents() const { return queue_.size(); }

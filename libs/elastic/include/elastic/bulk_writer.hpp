@@ -44,6 +44,7 @@ struct BulkWriterStats {
   metrics::Counter duplicates;        // documents already there (409): stored by an earlier try
   metrics::Counter item_retries;      // documents re-sent alone after an item 429/5xx
   metrics::Counter dead_lettered;     // documents rejected (4xx) and written to the DLQ stream
+  metrics::Counter too_large;         // single documents refused with HTTP 413: not storable
   metrics::LatencyHistogram request_duration;
   std::atomic<std::uint64_t> buffered_bytes{0};
 };
@@ -52,8 +53,11 @@ struct BulkWriterStats {
 // `concurrency` bulk requests in flight, and settles every document exactly as the bulk
 // response says: created or 409 -> stored; item 429/5xx -> re-sent alone with backoff; other
 // 4xx -> written to the dead-letter stream (the original as text, so it cannot be rejected
-// again) and its device told why. A whole request that fails (transport error, 429, 5xx, any
-// non-200) is retried with exponential backoff and full jitter, never dropped: documents leave
+// again) and its device told why. A request refused as too large (HTTP 413: the cluster's
+// http.max_content_length, or a proxy's body limit) is split at once, and later batches stay
+// below half of its size; a single document refused so is rejected (no retry can store it). Any
+// other whole-request failure (transport error, 429, 5xx, any non-200) is retried with
+// exponential backoff and full jitter, never dropped: documents leave
 // the writer only once Elasticsearch has them. Devices that wait (--ack stored) are told through
 // `completed` when every document of their request is settled, or through `expired` at the
 // acknowledgement timeout. Runs on its io_context's thread only.

@@ -29,15 +29,15 @@ struct HttpClientSettings {
 };
 
 struct HttpRequest {
-  std::string method = "POST";   // GET, PUT, POST, HEAD
-  std::string target;            // "/_bulk": the node's path prefix is put in front
+  std::string method = "POST";  // GET, PUT, POST, HEAD
+  std::string target;           // "/_bulk": the node's path prefix is put in front
   std::string content_type = "application/x-ndjson";
   std::string body;
 };
 
 struct HttpResponse {
   int status = 0;
-  std::string body;  // decompressed if the node answered with Content-Encoding: gzip
+  std::string body;      // decompressed if the node answered with Content-Encoding: gzip
   std::size_t node = 0;  // index of the node that answered
 };
 
