@@ -93,6 +93,35 @@ void FlagSet::add_bool(std::string name, std::string help, bool* target) {
   flags_.back().is_bool = true;
 }
 
+void FlagSet::add_short(char letter, std::string name) {
+  if (!std::isalpha(static_cast<unsigned char>(letter)) || find_short(letter) != nullptr) {
+    throw std::invalid_argument(std::string("FlagSet: bad or repeated short flag -") + letter);
+  }
+  if (std::none_of(flags_.begin(), flags_.end(), [&](const Flag& f) { return f.name == name; })) {
+    throw std::invalid_argument("FlagSet: -" + std::string(1, letter) + " names unknown --" + name);
+  }
+  short_names_.emplace_back(letter, std::move(name));
+}
+
+void FlagSet::set_positional(std::string usage, std::vector<std::string>* target, std::size_t min,
+                             std::size_t max) {
+  if (target == nullptr || min > max) throw std::invalid_argument("FlagSet: bad positional spec");
+  positional_usage_ = std::move(usage);
+  positional_ = target;
+  positional_min_ = min;
+  positional_max_ = max;
+}
+
+const FlagSet::Flag* FlagSet::find_short(char letter) const {
+  for (const auto& [short_letter, name] : short_names_) {
+    if (short_letter != letter) continue;
+    for (const Flag& flag : flags_) {
+      if (flag.name == name) return &flag;
+    }
+  }
+  return nullptr;
+}
+
 FlagSet::Outcome FlagSet::parse(int argc, const char* const* argv, const Environment& env,
                                 std::string version, std::string& out) {
   struct Given {
@@ -100,16 +129,48 @@ FlagSet::Outcome FlagSet::parse(int argc, const char* const* argv, const Environ
     std::string value;
   };
   std::vector<Given> given;
+  std::vector<std::string> positional;
+  bool flags_ended = false;
+  const auto take_positional = [&](std::string_view arg) {
+    if (positional_ == nullptr || positional.size() == positional_max_) {
+      throw UsageError("unexpected argument '" + one_line(arg) + "' (see --help)");
+    }
+    positional.emplace_back(arg);
+  };
 
   // Tokenise everything before converting any value, so that --help and --version work even when
   // other flags or the environment hold bad values.
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i] != nullptr ? argv[i] : "";
-    if (arg.size() < 2 || arg.front() != '-' || arg == "--") {
-      throw UsageError("unexpected argument '" + one_line(arg) + "' (see --help)");
+    if (flags_ended) {
+      take_positional(arg);
+      continue;
+    }
+    if (arg == "--" && positional_ != nullptr) {
+      flags_ended = true;
+      continue;
+    }
+    const bool negative_number =
+        arg.size() >= 2 && arg[0] == '-' &&
+        (std::isdigit(static_cast<unsigned char>(arg[1])) || arg[1] == '.');
+    if (arg.size() < 2 || arg.front() != '-' || arg == "--" || negative_number) {
+      take_positional(arg);
+      continue;
     }
     if (!arg.starts_with("--")) {
-      throw UsageError("unknown flag " + one_line(arg) + " (see --help)");
+      const Flag* flag = find_short(arg[1]);
+      if (flag == nullptr) throw UsageError("unknown flag " + one_line(arg) + " (see --help)");
+      if (arg.size() > 2) {
+        given.push_back({flag, std::string(arg.substr(2))});
+      } else if (flag->is_bool) {
+        given.push_back({flag, "true"});
+      } else if (i + 1 < argc && argv[i + 1] != nullptr) {
+        given.push_back({flag, argv[++i]});
+      } else {
+        throw UsageError("-" + std::string(1, arg[1]) + ": missing value (expected " +
+                         flag->value_name + ")");
+      }
+      continue;
     }
     const std::string_view body = arg.substr(2);
     const auto eq = body.find('=');
@@ -143,6 +204,13 @@ FlagSet::Outcome FlagSet::parse(int argc, const char* const* argv, const Environ
     }
   }
 
+  if (positional_ != nullptr) {
+    if (positional.size() < positional_min_) {
+      throw UsageError("missing arguments: expected " + positional_usage_ + " (see --help)");
+    }
+    *positional_ = std::move(positional);
+  }
+
   // The environment only fills flags the command line leaves out, so a valid flag rescues a
   // bad inherited variable instead of failing on it.
   for (const Flag& flag : flags_) {
@@ -171,13 +239,19 @@ FlagSet::Outcome FlagSet::parse(int argc, const char* const* argv, const Environ
 }
 
 std::string FlagSet::help_text() const {
-  std::string text = "Usage: " + program_ + " [flags]\n";
+  std::string text = "Usage: " + program_ + " [flags]";
+  if (!positional_usage_.empty()) text += " " + positional_usage_;
+  text += "\n";
   if (!summary_.empty()) text += "\n" + summary_ + "\n";
   text +=
       "\nEvery flag can also be set with the environment variable shown; flags take precedence.\n";
   text += "\nFlags:\n";
   for (const Flag& flag : flags_) {
-    text += "  --" + flag.name;
+    text += "  ";
+    for (const auto& [letter, name] : short_names_) {
+      if (name == flag.name) text += "-" + std::string(1, letter) + ", ";
+    }
+    text += "--" + flag.name;
     if (flag.is_bool) {
       text += "[=true|false]";
     } else if (!flag.value_name.empty()) {

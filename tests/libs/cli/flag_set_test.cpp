@@ -293,5 +293,76 @@ TEST(FlagSet, ParserExceptionsOtherThanUsageErrorPropagate) {
   EXPECT_THROW(flags.parse(2, argv, {}, "1", out), std::logic_error);
 }
 
+// Subcommands with arguments (iotc send <type> <value>) and short flags (-n 10).
+class PositionalProgram {
+ public:
+  PositionalProgram() : flags_("iotc send", "", "IOTC_") {
+    flags_.add("count", "N", "", "1", [this](std::string_view v) { count = std::string(v); });
+    flags_.add_bool("silent", "", &silent);
+    flags_.add_short('n', "count");
+    flags_.add_short('s', "silent");
+    flags_.set_positional("<type> <value>", &args, 2, 2);
+  }
+  std::string error(std::vector<std::string> argv) {
+    try {
+      run(std::move(argv));
+    } catch (const UsageError& e) {
+      return e.what();
+    }
+    return "";
+  }
+  void run(std::vector<std::string> argv) {
+    argv.insert(argv.begin(), "iotc send");
+    std::vector<const char*> raw;
+    for (const auto& a : argv) raw.push_back(a.c_str());
+    std::string out;
+    flags_.parse(static_cast<int>(raw.size()), raw.data(), {}, "1", out);
+  }
+  std::string help() const { return flags_.help_text(); }
+
+  FlagSet flags_;
+  std::vector<std::string> args;
+  std::string count = "1";
+  bool silent = false;
+};
+
+TEST(FlagSet, PositionalArgumentsInterleaveWithFlagsAndNegativeNumbersArePositional) {
+  PositionalProgram p;
+  p.run({"temperature", "--count", "3", "-5.5"});
+  EXPECT_EQ(p.args, (std::vector<std::string>{"temperature", "-5.5"}));
+  EXPECT_EQ(p.count, "3");
+  PositionalProgram q;
+  q.run({"-n", "7", "-s", "door", "-1"});
+  EXPECT_EQ(q.args, (std::vector<std::string>{"door", "-1"}));
+  EXPECT_EQ(q.count, "7");
+  EXPECT_TRUE(q.silent);
+  PositionalProgram r;
+  r.run({"-n9", "--", "--literal", "x"});
+  EXPECT_EQ(r.args, (std::vector<std::string>{"--literal", "x"})) << "-- ends the flags";
+  EXPECT_EQ(r.count, "9");
+}
+
+TEST(FlagSet, PositionalCountsAndShortFlagsAreChecked) {
+  PositionalProgram p;
+  EXPECT_EQ(p.error({"temperature"}), "missing arguments: expected <type> <value> (see --help)");
+  EXPECT_EQ(p.error({"a", "b", "c"}), "unexpected argument 'c' (see --help)");
+  EXPECT_EQ(p.error({"a", "b", "-x"}), "unknown flag -x (see --help)");
+  EXPECT_EQ(p.error({"a", "b", "-n"}), "-n: missing value (expected N)");
+  const std::string help = p.help();
+  EXPECT_NE(help.find("Usage: iotc send [flags] <type> <value>"), std::string::npos) << help;
+  EXPECT_NE(help.find("  -n, --count N"), std::string::npos) << help;
+}
+
+TEST(FlagSet, ShortFlagDeclarationMistakesAreProgrammingErrors) {
+  FlagSet flags("p", "", "P_");
+  flags.add("count", "N", "", "", [](std::string_view) {});
+  EXPECT_THROW(flags.add_short('n', "missing"), std::invalid_argument);
+  flags.add_short('n', "count");
+  EXPECT_THROW(flags.add_short('n', "count"), std::invalid_argument);
+  EXPECT_THROW(flags.add_short('1', "count"), std::invalid_argument);
+  std::vector<std::string> args;
+  EXPECT_THROW(flags.set_positional("<a>", &args, 2, 1), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace iot::cli

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace iot::cli {
@@ -37,6 +38,14 @@ class FlagSet {
   void add(std::string name, std::string value_name, std::string help, std::string default_text,
            std::function<void(std::string_view)> parse);
   void add_bool(std::string name, std::string help, bool* target);
+  // `-x` as another spelling of `--name` (the name must be added first). Short flags take their
+  // value as the next argument or attached (`-n5`, `-n 5`).
+  void add_short(char letter, std::string name);
+  // Accepts between `min` and `max` positional arguments into `target`, in order; `usage` names
+  // them in --help ("<type> <value>"). Without this, any positional argument is a UsageError.
+  // A lone `--` ends the flags; an argument such as `-5` or `-0.5` counts as positional.
+  void set_positional(std::string usage, std::vector<std::string>* target, std::size_t min,
+                      std::size_t max);
 
   enum class Outcome { run, help_shown, version_shown };
   // Parses argv[1..]; unknown flags and positional arguments are UsageErrors. `--help` /
@@ -54,8 +63,14 @@ class FlagSet {
     std::function<void(std::string_view)> parse;
     bool is_bool = false;
   };
+  const Flag* find_short(char letter) const;
+
   std::string program_, summary_, env_prefix_;
   std::vector<Flag> flags_;
+  std::vector<std::pair<char, std::string>> short_names_;
+  std::string positional_usage_;
+  std::vector<std::string>* positional_ = nullptr;
+  std::size_t positional_min_ = 0, positional_max_ = 0;
 };
 
 // Value parsers shared by programs; each throws UsageError with a precise message.
