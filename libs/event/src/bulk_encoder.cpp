@@ -173,6 +173,19 @@ void append_bulk_create(std::string& out, const Event& event,
   const std::size_t payload_at = out.size();
   append_object(out, serializer, event.payload);
   const std::size_t payload_size = out.size() - payload_at;
+  // payload.value is kept unindexed (any JSON type, never a mapping conflict); these copies make
+  // it chartable (numbers) and searchable (text, booleans). Not part of the id: derived data.
+  if (const auto* value = event.payload.if_contains("value")) {
+    if (value->is_number()) {
+      out += R"(,"value_number":)";
+      append_value(out, serializer, *value);
+    } else if (value->is_string()) {
+      out += R"(,"value_text":)";
+      append_value(out, serializer, *value);
+    } else if (value->is_bool()) {
+      out += value->get_bool() ? R"(,"value_text":"true")" : R"(,"value_text":"false")";
+    }
+  }
   if (event.timestamp_from_device) {
     out += R"(,"timestamp":")";
     append_time(out, event.timestamp_ms);

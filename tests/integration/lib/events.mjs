@@ -78,7 +78,13 @@ export function assertStoredPair(pair, sent, window, { collector = 'it-1', index
       assert.ok(at >= window.from - 2000 && at <= window.to + 2000, `@timestamp ${doc['@timestamp']} of an event without timestamp should be the receive time`);
     }
   }
-  const allowed = new Set(['@timestamp', 'namespace', 'sender', 'origin', 'payload', 'timestamp', 'received_at', 'collector']);
+  // payload.value copied where the index template makes it chartable (numbers) or searchable.
+  const value = sent.payload?.value;
+  if (typeof value === 'number') assert.equal(doc.value_number, value, `value_number in ${pair.docLine}`);
+  else assert.ok(!('value_number' in doc), `value_number only for numbers: ${pair.docLine}`);
+  if (typeof value === 'string' || typeof value === 'boolean') assert.equal(doc.value_text, String(value), `value_text in ${pair.docLine}`);
+  else assert.ok(!('value_text' in doc), `value_text only for text and booleans: ${pair.docLine}`);
+  const allowed = new Set(['@timestamp', 'namespace', 'sender', 'origin', 'payload', 'value_number', 'value_text', 'timestamp', 'received_at', 'collector']);
   for (const k of Object.keys(doc)) assert.ok(allowed.has(k), `unexpected field ${k} in ${pair.docLine}`);
 }
 

@@ -109,7 +109,7 @@ TEST(AppendBulkCreate, WritesTheExactCompactPair) {
   EXPECT_EQ(out, std::string(R"({"create":{"_index":"iot-events","_id":")") + kSampleId + "\"}}\n" +
                      R"({"@timestamp":"2026-11-22T10:00:00.000Z","namespace":"default",)"
                      R"("sender":"dev-42","origin":"probe1",)"
-                     R"("payload":{"type":"temperature","value":21.5},)"
+                     R"("payload":{"type":"temperature","value":21.5},"value_number":21.5,)"
                      R"("timestamp":"2026-11-22T10:00:00.000Z",)"
                      R"("received_at":"2026-11-22T10:00:01.500Z","collector":"collector-0"})"
                      "\n");
@@ -129,7 +129,8 @@ TEST(AppendBulkCreate, LinesParseWithTheDocumentedFields) {
   std::vector<std::string> keys;
   for (const auto& member : document) keys.emplace_back(member.key());
   EXPECT_EQ(keys, (std::vector<std::string>{"@timestamp", "namespace", "sender", "origin",
-                                            "payload", "timestamp", "received_at", "collector"}));
+                                            "payload", "value_number", "timestamp", "received_at",
+                                            "collector"}));
   EXPECT_EQ(document.at("payload"), json::value(sample_event().payload));
   EXPECT_EQ(document.at("received_at"), "2026-11-22T10:00:01.500Z");
 }
@@ -145,7 +146,29 @@ TEST(AppendBulkCreate, OmitsTimestampWhenTheDeviceSentNone) {
   const json::object document = json::parse(lines[1]).as_object();
   EXPECT_FALSE(document.contains("timestamp"));
   EXPECT_EQ(document.at("@timestamp"), "2026-11-22T10:00:01.500Z");
-  EXPECT_EQ(document.size(), 7U);
+  EXPECT_EQ(document.size(), 8U);
+}
+
+// The template indexes value_number (double) and value_text (keyword); payload.value itself is
+// stored unindexed, so these copies are what Kibana charts and searches.
+TEST(AppendBulkCreate, CopiesTheValueIntoItsIndexedFieldByType) {
+  const auto document_for = [](std::string_view payload) {
+    Event event = sample_event();
+    event.payload = json::parse(payload).as_object();
+    std::string out;
+    append_bulk_create(out, event, context());
+    return json::parse(split_lines(out).at(1)).as_object();
+  };
+  const auto number = document_for(R"({"type":"t","value":-3})");
+  EXPECT_EQ(number.at("value_number"), -3);
+  EXPECT_FALSE(number.contains("value_text"));
+  const auto text = document_for(R"({"type":"door","value":"open"})");
+  EXPECT_EQ(text.at("value_text"), "open");
+  EXPECT_FALSE(text.contains("value_number"));
+  EXPECT_EQ(document_for(R"({"type":"alarm","value":false})").at("value_text"), "false");
+  const auto object = document_for(R"({"type":"gps","value":{"lat":1.5}})");
+  EXPECT_FALSE(object.contains("value_number") || object.contains("value_text"));
+  EXPECT_EQ(event_id(sample_event()), kSampleId) << "the copies are not part of the id";
 }
 
 TEST(AppendBulkCreate, AppendsWithoutTouchingExistingContent) {
