@@ -1,0 +1,163 @@
+#pragma once
+
+// ClientEngine: the client side of CoAP over UDP (RFC 7252) for simulating many devices.
+//
+// Threading: none inside. An engine is used by one thread only (every member function, counters()
+// included); run one engine per thread and add up their counters on that thread. Nothing blocks
+// except poll(), and nothing takes a lock.
+//
+// Devices: every device is its own non-blocking UDP socket, connected to the one remote endpoint
+// and bound to an ephemeral local port, so the server sees each device as a distinct peer and the
+// kernel drops datagrams from any other address. All sockets share one epoll set.
+//
+// Ordering: send() only queues; datagrams leave in poll(). A device's datagrams leave in the
+// order they were queued (retransmissions and ACKs join the queue when they are due); devices are
+// flushed in the order they first had something queued. A request's retransmission timer starts
+// when its datagram actually leaves, not when it is queued. Completions run on the calling thread
+// inside poll(), in the order their cause was processed: received datagrams first, then expired
+// timers in deadline order. Each request completes exactly once.
+//
+// Counted (EngineCounters): every datagram sent and received, retransmissions, completions by
+// kind, responses that match no request (unmatched) or repeat one already handled (duplicates),
+// datagrams that are not CoAP (decode_errors), sends the kernel refused for lack of buffer space
+// (would_block: kept and sent when the socket is writable again, never spun on), and errors the
+// kernel reports about earlier datagrams (socket_errors, e.g. ICMP port unreachable).
+//
+// Matching (RFC 7252 §4, §5.3.2): ACK and RST by the device's message id; CON and NON responses
+// by the device's token. A CON response is acknowledged (again, when repeated); one that matches
+// nothing is answered with RST. Every device remembers its last 8 completed exchanges, which is
+// how repeats are told from strangers. Errors: ECONNREFUSED on a send (an ICMP error about an
+// earlier datagram, now cleared) is counted and the datagram sent again; any other send error
+// but EAGAIN/ENOBUFS completes the request with Kind::send_error.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "coapwire/message.hpp"
+#include "coapwire/transmission.hpp"
+
+namespace iot::coapwire {
+
+inline constexpr std::size_t kMaxDevices = 50'000;
+// Larger datagrams are cut by the kernel and counted as decode errors.
+inline constexpr std::size_t kMaxResponseBytes = 2048;
+
+struct EngineOptions {
+  std::string remote_host = "127.0.0.1";  // IPv4 or IPv6 literal, or a name (getaddrinfo)
+  std::uint16_t remote_port = 5683;
+  std::size_t devices = 1;  // 1..kMaxDevices sockets
+  TransmissionParameters transmission;
+  // SO_SNDBUF / SO_RCVBUF of every socket; 0 keeps the kernel default. Beyond
+  // net.core.wmem_max / rmem_max only with CAP_NET_ADMIN (the *BUFFORCE options), else capped.
+  int send_buffer_bytes = 0;
+  int receive_buffer_bytes = 0;
+  std::uint64_t random_seed = 0;  // message ids, tokens, timeouts; 0 draws one from the system
+  std::size_t token_bytes = 4;    // 4..8 random bytes per request token
+};
+
+struct Request {
+  MessageType type = MessageType::confirmable;  // confirmable or non_confirmable
+  Code method = codes::kGet;                    // a request code (class 0, detail 1..31)
+  std::string_view path;                        // "events" or "a/b": one Uri-Path per segment
+  std::string_view query;                       // "a=1&b": one Uri-Query per argument
+  std::optional<std::uint16_t> content_format;
+  std::optional<std::uint16_t> accept;
+  std::optional<BlockOption> block1;  // RFC 7959 uploads; the caller sends block after block
+  std::optional<std::uint32_t> size1;
+  std::span<const std::uint8_t> payload;  // copied by send()
+};
+
+struct Result {
+  enum class Kind : std::uint8_t {
+    response,    // a response arrived (any code)
+    timeout,     // CON: no ACK after max_retransmit retransmissions; or no response within the
+                 // exchange timeout after an empty ACK or for a NON request
+    reset,       // the server answered our message id with RST
+    send_error,  // the kernel refused the datagram for good (see `error`)
+  };
+  Kind kind = Kind::response;
+  Code code;  // the response code (response only)
+  // ACK when piggybacked, CON/NON when separate, RST for Kind::reset; ACK otherwise.
+  MessageType response_type = MessageType::acknowledgement;
+  std::uint16_t message_id = 0;          // of the request
+  std::string_view payload;              // of the response; valid only during the call
+  std::optional<std::uint32_t> max_age;  // seconds, when the response carries Max-Age
+  std::optional<std::uint32_t> content_format;
+  unsigned retransmissions = 0;  // of the request
+  bool separate = false;         // a CON request answered in a separate CON/NON response
+  int error = 0;                 // errno of a send_error
+  // The response with all its options; nullptr unless kind == response. Valid during the call.
+  const Message* response = nullptr;
+  std::chrono::steady_clock::time_point first_sent_at;  // {} if the request never left
+  // The clock as poll() last read it: when it woke up for the datagram or timer that completed
+  // the request (one clock read per wake-up, not one per datagram).
+  std::chrono::steady_clock::time_point completed_at;
+};
+
+// Called once per request, on the engine's thread, inside poll(). It may call send() (the usual
+// way to keep a device busy) but not poll(). A callable of at most two pointers' size avoids an
+// allocation per request.
+using Completion = std::function<void(const Result&)>;
+
+struct EngineCounters {
+  std::uint64_t requests = 0;         // requests sent for the first time
+  std::uint64_t retransmissions = 0;  // copies of confirmable requests sent again
+  std::uint64_t datagrams_sent = 0;   // requests, retransmissions, ACKs and RSTs
+  std::uint64_t acks_sent = 0;        // empty ACKs for confirmable separate responses
+  std::uint64_t resets_sent = 0;      // RSTs for confirmable messages that match no request
+  std::uint64_t datagrams_received = 0;
+  std::uint64_t responses = 0;  // completions by kind
+  std::uint64_t timeouts = 0;
+  std::uint64_t resets = 0;
+  std::uint64_t send_errors = 0;
+  std::uint64_t unmatched = 0;      // response, ACK or RST for no request in flight: ignored
+  std::uint64_t duplicates = 0;     // repeated ACK or response of a known exchange: ignored
+  std::uint64_t decode_errors = 0;  // datagrams that are not valid CoAP, or cut at 2048 bytes
+  std::uint64_t would_block = 0;    // EAGAIN/ENOBUFS on send: kept, sent later
+  std::uint64_t socket_errors = 0;  // errors about earlier datagrams (ECONNREFUSED ...)
+};
+
+class ClientEngine {
+ public:
+  // Resolves the remote, raises RLIMIT_NOFILE's soft limit towards the hard limit when the
+  // devices need it, and opens every socket. Throws std::invalid_argument for bad options and
+  // std::runtime_error when the host does not resolve or the sockets cannot be had (the message
+  // says how many descriptors or ports are needed).
+  explicit ClientEngine(EngineOptions options);
+  ~ClientEngine();  // closes every socket; requests in flight are dropped without completion
+  ClientEngine(ClientEngine&&) noexcept;
+  ClientEngine& operator=(ClientEngine&&) noexcept;
+  ClientEngine(const ClientEngine&) = delete;
+  ClientEngine& operator=(const ClientEngine&) = delete;
+
+  // Queues a request from `device` (< device_count()). Each request gets the device's next
+  // message id (from a random start) and a random token unique among the device's requests in
+  // flight. Throws std::out_of_range for a bad device, std::invalid_argument for a bad request
+  // (not CON/NON, not a method, an option the wire cannot carry), std::length_error when all
+  // 65,536 message ids of the device are in flight.
+  void send(std::size_t device, const Request& request, Completion completion);
+
+  // Sends what is queued, waits for datagrams until `deadline` or until at least one request
+  // has completed, processes everything ready without waiting further, fires due timers and runs
+  // the completions. Returns the number of requests completed. A deadline in the past makes one
+  // pass that does not wait. Throws std::logic_error when called from a completion.
+  std::size_t poll(std::chrono::steady_clock::time_point deadline);
+
+  std::size_t in_flight() const;  // requests sent or queued and not yet completed
+  std::size_t device_count() const;
+  std::uint16_t local_port(std::size_t device) const;  // the device's source port
+  EngineCounters counters() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace iot::coapwire

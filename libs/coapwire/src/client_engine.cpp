@@ -1,0 +1,846 @@
+#include "coapwire/client_engine.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <deque>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "deadline_heap.hpp"
+#include "device_sockets.hpp"
+#include "file_descriptor.hpp"
+#include "remote_endpoint.hpp"
+#include "slot_index.hpp"
+
+namespace iot::coapwire {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+constexpr std::size_t kReceiveBatch = 16;  // datagrams per recvmmsg
+constexpr std::size_t kSendBatch = 32;     // datagrams per sendmmsg
+constexpr std::size_t kEpollEvents = 256;  // ready sockets handled per wake-up
+// ENOBUFS (a full device queue) gives no readiness event to wait for: retry after this pause.
+constexpr std::chrono::milliseconds kNoBufferRetry{1};
+// A pending socket error is reported once per send; if errors keep arriving, give the datagram
+// up as lost (its timer still runs, so a CON is retransmitted) rather than loop.
+constexpr int kMaxRefusalsInARow = 4;
+// Completed exchanges remembered per device, to tell a repeated ACK or response (the server
+// retransmitted, or answered each of our retransmissions) from one that matches nothing.
+constexpr std::size_t kRecentPerDevice = 8;
+constexpr std::size_t kMessageIds = 65'536;
+// Rebuild the timer heap when stale entries outnumber live ones this many times over.
+constexpr std::size_t kHeapStaleFactor = 4;
+constexpr std::size_t kHeapCompactMinimum = 1024;
+
+enum class ExchangeState : std::uint8_t {
+  queued,             // not sent yet
+  awaiting_ack,       // CON sent; retransmitted until ACKed
+  awaiting_response,  // CON with an empty ACK, or NON sent: waits up to the exchange timeout
+};
+
+struct Exchange {
+  std::uint64_t serial = 0;  // 0: the slot is free
+  std::uint32_t device = 0;
+  std::uint16_t message_id = 0;
+  MessageType type = MessageType::confirmable;
+  ExchangeState state = ExchangeState::queued;
+  bool timer_armed = false;
+  std::uint32_t timer_arm = 0;  // matches the live heap entry; bumped to cancel it
+  Token token;
+  RetransmissionTimer retransmission{TransmissionParameters{}, 0.0};
+  TimePoint first_sent_at{};
+  std::vector<std::uint8_t> datagram;  // kept for retransmissions; capacity reused by the slot
+  Completion completion;
+};
+
+struct RecentExchange {
+  bool used = false;
+  std::uint16_t message_id = 0;
+  Token token;
+};
+
+struct Outgoing {
+  enum class Kind : std::uint8_t { request, empty } kind = Kind::request;
+  MessageType empty_type = MessageType::acknowledgement;
+  std::array<std::uint8_t, 4> empty_bytes{};
+  std::uint32_t slot = 0;
+  std::uint64_t serial = 0;
+};
+
+enum class SendState : std::uint8_t {
+  idle,
+  pending,            // in pending_devices_
+  blocked_writable,   // EAGAIN: waits for EPOLLOUT
+  blocked_no_buffer,  // ENOBUFS: in no_buffer_devices_, retried after kNoBufferRetry
+};
+
+struct Device {
+  detail::FileDescriptor socket;
+  std::uint16_t next_message_id = 0;
+  SendState send_state = SendState::idle;
+  std::uint8_t recent_next = 0;
+  std::vector<Outgoing> outgoing;
+  std::array<RecentExchange, kRecentPerDevice> recent{};
+};
+
+std::uint64_t message_id_key(std::uint32_t device, std::uint16_t message_id) {
+  return (std::uint64_t{device} << 16) | message_id;
+}
+
+// Keys need not be unique per token: send() draws tokens until the key is free, and lookups
+// compare the whole token.
+std::uint64_t token_key(std::uint32_t device, const Token& token) {
+  std::uint32_t hash = 2166136261u;  // FNV-1a
+  for (std::size_t i = 0; i < token.length; ++i) hash = (hash ^ token.bytes[i]) * 16777619u;
+  return (std::uint64_t{device} << 32) | hash;
+}
+
+bool is_would_block(int error) {
+  return error == EAGAIN || error == EWOULDBLOCK;
+}
+
+}  // namespace
+
+class ClientEngine::Impl {
+ public:
+  explicit Impl(EngineOptions options);
+
+  void send(std::size_t device, const Request& request, Completion completion);
+  std::size_t poll(TimePoint deadline);
+
+  std::size_t in_flight() const { return in_flight_; }
+  std::size_t device_count() const { return devices_.size(); }
+  std::uint16_t local_port(std::size_t device) const {
+    return detail::local_port_of(devices_.at(device).socket.get());
+  }
+  EngineCounters counters() const { return counters_; }
+
+ private:
+  std::uint16_t allocate_message_id(std::uint32_t device);
+  Token allocate_token(std::uint32_t device);
+  std::uint32_t allocate_slot();
+  void release_slot(std::uint32_t slot);
+
+  void arm_timer(std::uint32_t slot, TimePoint deadline);
+  void disarm_timer(std::uint32_t slot);
+  bool timer_is_live(const detail::DeadlineHeap::Entry& entry) const;
+  void fire_due_timers();
+
+  void queue(std::uint32_t device, const Outgoing& outgoing);
+  void queue_request(std::uint32_t slot);
+  void queue_empty(std::uint32_t device, MessageType type, std::uint16_t message_id);
+  bool is_stale(const Outgoing& outgoing) const;
+  void flush();
+  void flush_device(std::uint32_t device);
+  void on_sent(const Outgoing& outgoing, bool really_sent);
+  void block_device(std::uint32_t device, int error);
+  void on_writable(std::uint32_t device);
+
+  void on_readable(std::uint32_t device);
+  void on_datagram(std::uint32_t device, std::span<const std::uint8_t> datagram);
+  void on_ack_or_reset(std::uint32_t device, const Message& message);
+  void on_server_message(std::uint32_t device, const Message& message);
+  std::optional<std::uint32_t> find_by_token(std::uint32_t device, const Token& token) const;
+  const RecentExchange* recent_by_token(std::uint32_t device, const Token& token) const;
+  const RecentExchange* recent_by_message_id(std::uint32_t device, std::uint16_t id) const;
+
+  void complete_response(std::uint32_t slot, const Message& response, bool separate);
+  void complete_without_response(std::uint32_t slot, Result::Kind kind, int error = 0);
+  void finish(std::uint32_t slot);
+
+  EngineOptions options_;
+  std::chrono::milliseconds exchange_timeout_{};
+  detail::RemoteEndpoint remote_;
+  detail::FileDescriptor epoll_;
+  std::vector<Device> devices_;
+
+  // Exchanges live in slots that are reused; a deque keeps them in place as it grows, and each
+  // slot keeps its datagram buffer's capacity.
+  std::deque<Exchange> exchanges_;
+  std::vector<std::uint32_t> free_slots_;
+  std::uint64_t next_serial_ = 1;
+  std::size_t in_flight_ = 0;
+  detail::SlotIndex by_message_id_;
+  detail::SlotIndex by_token_;
+
+  detail::DeadlineHeap timers_;
+  std::size_t armed_timers_ = 0;
+
+  std::vector<std::uint32_t> pending_devices_;
+  std::vector<std::uint32_t> no_buffer_devices_;
+  TimePoint no_buffer_retry_at_{};
+  std::vector<std::pair<std::uint32_t, int>> failed_sends_;  // slot, errno
+
+  std::mt19937_64 random_;
+  Message request_scratch_;  // what send() encodes from
+  Message response_;         // what the last datagram decoded to; Result points into it
+  Result result_;
+  EngineCounters counters_;
+
+  std::array<epoll_event, kEpollEvents> events_{};
+  std::vector<std::uint8_t> receive_buffer_;
+  std::array<iovec, kReceiveBatch> receive_iov_{};
+  std::array<mmsghdr, kReceiveBatch> receive_headers_{};
+  std::array<iovec, kSendBatch> send_iov_{};
+  std::array<mmsghdr, kSendBatch> send_headers_{};
+
+  TimePoint now_{};
+  std::size_t completed_ = 0;
+  bool polling_ = false;
+};
+
+ClientEngine::Impl::Impl(EngineOptions options) : options_(std::move(options)) {
+  if (options_.devices < 1 || options_.devices > kMaxDevices) {
+    throw std::invalid_argument("coapwire: devices must be 1.." + std::to_string(kMaxDevices) +
+                                ", got " + std::to_string(options_.devices));
+  }
+  if (options_.token_bytes < 4 || options_.token_bytes > kMaxTokenBytes) {
+    throw std::invalid_argument("coapwire: token_bytes must be 4..8");
+  }
+  if (options_.send_buffer_bytes < 0 || options_.receive_buffer_bytes < 0) {
+    throw std::invalid_argument("coapwire: socket buffer sizes must not be negative");
+  }
+  options_.transmission.validate();
+  exchange_timeout_ = options_.transmission.effective_exchange_timeout();
+
+  remote_ = detail::resolve_remote(options_.remote_host, options_.remote_port);
+  detail::reserve_descriptors(options_.devices);
+  epoll_ = detail::FileDescriptor(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) throw std::system_error(errno, std::generic_category(), "coapwire: epoll_create1");
+
+  std::uint64_t seed = options_.random_seed;
+  if (seed == 0) {
+    std::random_device entropy;
+    seed = (std::uint64_t{entropy()} << 32) | entropy();
+  }
+  random_.seed(seed);
+
+  const detail::SocketBuffers buffers{options_.send_buffer_bytes, options_.receive_buffer_bytes};
+  devices_.resize(options_.devices);
+  for (std::size_t i = 0; i < devices_.size(); ++i) {
+    Device& device = devices_[i];
+    device.socket = detail::open_device_socket(remote_, buffers, i, devices_.size());
+    device.next_message_id = static_cast<std::uint16_t>(random_());
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = i;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, device.socket.get(), &event) != 0) {
+      throw std::system_error(errno, std::generic_category(), "coapwire: epoll_ctl(ADD)");
+    }
+  }
+
+  receive_buffer_.resize(kReceiveBatch * kMaxResponseBytes);
+  for (std::size_t i = 0; i < kReceiveBatch; ++i) {
+    receive_iov_[i] = iovec{receive_buffer_.data() + i * kMaxResponseBytes, kMaxResponseBytes};
+    receive_headers_[i].msg_hdr.msg_iov = &receive_iov_[i];
+    receive_headers_[i].msg_hdr.msg_iovlen = 1;
+  }
+  for (std::size_t i = 0; i < kSendBatch; ++i) {
+    send_headers_[i].msg_hdr.msg_iov = &send_iov_[i];
+    send_headers_[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
+// ---- requests ------------------------------------------------------------------------------
+
+void ClientEngine::Impl::send(std::size_t device_index, const Request& request,
+                              Completion completion) {
+  if (device_index >= devices_.size()) {
+    throw std::out_of_range("coapwire: device " + std::to_string(device_index) + " of " +
+                            std::to_string(devices_.size()));
+  }
+  if (request.type != MessageType::confirmable && request.type != MessageType::non_confirmable) {
+    throw std::invalid_argument("coapwire: a request is confirmable or non-confirmable");
+  }
+  if (!request.method.is_request()) {
+    throw std::invalid_argument("coapwire: " + request.method.to_string() + " is no method");
+  }
+  const auto device = static_cast<std::uint32_t>(device_index);
+
+  Message& message = request_scratch_;
+  message.clear();
+  message.type = request.type;
+  message.code = request.method;
+  message.add_uri_path(request.path);
+  message.add_uri_query(request.query);
+  if (request.content_format) message.set_content_format(*request.content_format);
+  if (request.accept) message.set_accept(*request.accept);
+  if (request.block1) message.set_block1(*request.block1);
+  if (request.size1) message.set_size1(*request.size1);
+  message.payload.assign(request.payload.begin(), request.payload.end());
+  message.message_id = allocate_message_id(device);
+  message.token = allocate_token(device);
+
+  const std::uint32_t slot = allocate_slot();
+  Exchange& exchange = exchanges_[slot];
+  try {
+    encode(message, exchange.datagram);
+  } catch (...) {
+    release_slot(slot);
+    throw;
+  }
+  exchange.device = device;
+  exchange.message_id = message.message_id;
+  exchange.token = message.token;
+  exchange.type = request.type;
+  exchange.state = ExchangeState::queued;
+  exchange.retransmission =
+      RetransmissionTimer(options_.transmission, std::generate_canonical<double, 53>(random_));
+  exchange.first_sent_at = TimePoint{};
+  exchange.completion = std::move(completion);
+  by_message_id_.insert(message_id_key(device, exchange.message_id), slot);
+  by_token_.insert(token_key(device, exchange.token), slot);
+  ++in_flight_;
+  queue_request(slot);
+}
+
+std::uint16_t ClientEngine::Impl::allocate_message_id(std::uint32_t device) {
+  Device& state = devices_[device];
+  for (std::size_t attempt = 0; attempt < kMessageIds; ++attempt) {
+    const std::uint16_t id = state.next_message_id++;
+    if (!by_message_id_.find(message_id_key(device, id))) return id;
+  }
+  throw std::length_error("coapwire: device " + std::to_string(device) +
+                          " has every message id in flight");
+}
+
+Token ClientEngine::Impl::allocate_token(std::uint32_t device) {
+  // With 4+ random bytes and a device's few requests in flight a redraw is rare; the bound only
+  // guards against a device with tens of thousands in flight.
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const std::uint64_t bits = random_();
+    Token token;
+    token.length = static_cast<std::uint8_t>(options_.token_bytes);
+    std::memcpy(token.bytes.data(), &bits, token.length);
+    if (!by_token_.find(token_key(device, token))) return token;
+  }
+  throw std::length_error("coapwire: no free token for device " + std::to_string(device));
+}
+
+std::uint32_t ClientEngine::Impl::allocate_slot() {
+  std::uint32_t slot = 0;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(exchanges_.size());
+    exchanges_.emplace_back();
+  }
+  exchanges_[slot].serial = next_serial_++;
+  return slot;
+}
+
+void ClientEngine::Impl::release_slot(std::uint32_t slot) {
+  disarm_timer(slot);
+  Exchange& exchange = exchanges_[slot];
+  exchange.serial = 0;
+  exchange.completion = nullptr;
+  free_slots_.push_back(slot);
+}
+
+// ---- timers --------------------------------------------------------------------------------
+
+void ClientEngine::Impl::arm_timer(std::uint32_t slot, TimePoint deadline) {
+  Exchange& exchange = exchanges_[slot];
+  ++exchange.timer_arm;
+  if (!exchange.timer_armed) {
+    exchange.timer_armed = true;
+    ++armed_timers_;
+  }
+  timers_.push(deadline, slot, exchange.timer_arm);
+  if (timers_.size() > kHeapCompactMinimum && timers_.size() > kHeapStaleFactor * armed_timers_) {
+    timers_.compact([this](const auto& entry) { return timer_is_live(entry); });
+  }
+}
+
+void ClientEngine::Impl::disarm_timer(std::uint32_t slot) {
+  Exchange& exchange = exchanges_[slot];
+  if (!exchange.timer_armed) return;
+  exchange.timer_armed = false;
+  ++exchange.timer_arm;
+  --armed_timers_;
+}
+
+bool ClientEngine::Impl::timer_is_live(const detail::DeadlineHeap::Entry& entry) const {
+  const Exchange& exchange = exchanges_[entry.slot];
+  return exchange.serial != 0 && exchange.timer_armed && exchange.timer_arm == entry.arm;
+}
+
+void ClientEngine::Impl::fire_due_timers() {
+  while (!timers_.empty()) {
+    const detail::DeadlineHeap::Entry entry = timers_.top();
+    if (!timer_is_live(entry)) {
+      timers_.pop();
+      continue;
+    }
+    if (entry.deadline > now_) break;
+    timers_.pop();
+    disarm_timer(entry.slot);
+    Exchange& exchange = exchanges_[entry.slot];
+    if (exchange.state == ExchangeState::awaiting_ack && exchange.retransmission.expire()) {
+      queue_request(entry.slot);  // the next timeout starts when the copy leaves
+    } else {
+      complete_without_response(entry.slot, Result::Kind::timeout);
+    }
+  }
+}
+
+// ---- sending -------------------------------------------------------------------------------
+
+void ClientEngine::Impl::queue(std::uint32_t device, const Outgoing& outgoing) {
+  Device& state = devices_[device];
+  state.outgoing.push_back(outgoing);
+  if (state.send_state == SendState::idle) {
+    state.send_state = SendState::pending;
+    pending_devices_.push_back(device);
+  }
+}
+
+void ClientEngine::Impl::queue_request(std::uint32_t slot) {
+  const Exchange& exchange = exchanges_[slot];
+  Outgoing outgoing;
+  outgoing.kind = Outgoing::Kind::request;
+  outgoing.slot = slot;
+  outgoing.serial = exchange.serial;
+  queue(exchange.device, outgoing);
+}
+
+void ClientEngine::Impl::queue_empty(std::uint32_t device, MessageType type,
+                                     std::uint16_t message_id) {
+  Outgoing outgoing;
+  outgoing.kind = Outgoing::Kind::empty;
+  outgoing.empty_type = type;
+  outgoing.empty_bytes = encode_empty(type, message_id);
+  queue(device, outgoing);
+}
+
+bool ClientEngine::Impl::is_stale(const Outgoing& outgoing) const {
+  if (outgoing.kind == Outgoing::Kind::empty) return false;
+  const Exchange& exchange = exchanges_[outgoing.slot];
+  // Completed, or an empty ACK arrived while a retransmission was still queued.
+  return exchange.serial != outgoing.serial || exchange.state == ExchangeState::awaiting_response;
+}
+
+void ClientEngine::Impl::flush() {
+  if (pending_devices_.empty() && failed_sends_.empty()) return;
+  // Send times start retransmission timers and latencies: read the clock after this wake-up's
+  // processing, not before it.
+  now_ = Clock::now();
+  for (std::size_t i = 0; i < pending_devices_.size(); ++i) flush_device(pending_devices_[i]);
+  pending_devices_.clear();
+  if (failed_sends_.empty()) return;
+  // Completions may send(): run them only once the device queues are consistent again, and from
+  // a list of our own, so a completion that throws cannot leave one to be completed twice.
+  std::vector<std::pair<std::uint32_t, int>> failed;
+  failed.swap(failed_sends_);
+  for (const auto& [slot, error] : failed) {
+    complete_without_response(slot, Result::Kind::send_error, error);
+  }
+}
+
+void ClientEngine::Impl::flush_device(std::uint32_t device) {
+  Device& state = devices_[device];
+  std::erase_if(state.outgoing, [this](const Outgoing& outgoing) { return is_stale(outgoing); });
+  std::vector<Outgoing>& queue = state.outgoing;
+  std::size_t head = 0;
+  int refusals = 0;
+  bool blocked = false;
+  while (head < queue.size() && !blocked) {
+    const std::size_t count = std::min(kSendBatch, queue.size() - head);
+    for (std::size_t i = 0; i < count; ++i) {
+      const Outgoing& outgoing = queue[head + i];
+      if (outgoing.kind == Outgoing::Kind::empty) {
+        send_iov_[i] = iovec{const_cast<std::uint8_t*>(outgoing.empty_bytes.data()),
+                             outgoing.empty_bytes.size()};
+      } else {
+        std::vector<std::uint8_t>& datagram = exchanges_[outgoing.slot].datagram;
+        send_iov_[i] = iovec{datagram.data(), datagram.size()};
+      }
+    }
+    int sent = -1;
+    if (count == 1) {
+      // The common case with a socket per device: send() skips sendmmsg's extra work.
+      if (::send(state.socket.get(), send_iov_[0].iov_base, send_iov_[0].iov_len, 0) >= 0) {
+        sent = 1;
+      }
+    } else {
+      sent = ::sendmmsg(state.socket.get(), send_headers_.data(), static_cast<unsigned>(count), 0);
+    }
+    if (sent > 0) {
+      for (int i = 0; i < sent; ++i) on_sent(queue[head + i], true);
+      head += static_cast<std::size_t>(sent);
+      refusals = 0;
+      continue;
+    }
+    const int error = errno;
+    if (error == EINTR) continue;
+    if (is_would_block(error) || error == ENOBUFS) {
+      ++counters_.would_block;
+      block_device(device, error);
+      blocked = true;
+    } else if (error == ECONNREFUSED) {
+      // ICMP port unreachable for an earlier datagram; reporting it cleared it: send again.
+      ++counters_.socket_errors;
+      if (++refusals > kMaxRefusalsInARow) {
+        on_sent(queue[head], false);
+        ++head;
+        refusals = 0;
+      }
+    } else {
+      const Outgoing& failed = queue[head];
+      if (failed.kind == Outgoing::Kind::request) failed_sends_.emplace_back(failed.slot, error);
+      ++head;
+    }
+  }
+  queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(head));
+  if (!blocked) state.send_state = SendState::idle;
+}
+
+void ClientEngine::Impl::on_sent(const Outgoing& outgoing, bool really_sent) {
+  if (really_sent) ++counters_.datagrams_sent;
+  if (outgoing.kind == Outgoing::Kind::empty) {
+    if (!really_sent) return;
+    if (outgoing.empty_type == MessageType::reset) {
+      ++counters_.resets_sent;
+    } else {
+      ++counters_.acks_sent;
+    }
+    return;
+  }
+  Exchange& exchange = exchanges_[outgoing.slot];
+  if (exchange.state == ExchangeState::queued) {
+    if (really_sent) ++counters_.requests;
+    exchange.first_sent_at = now_;
+    if (exchange.type == MessageType::confirmable) {
+      exchange.state = ExchangeState::awaiting_ack;
+      arm_timer(outgoing.slot, now_ + exchange.retransmission.timeout());
+    } else {
+      exchange.state = ExchangeState::awaiting_response;
+      arm_timer(outgoing.slot, now_ + exchange_timeout_);
+    }
+    return;
+  }
+  if (really_sent) ++counters_.retransmissions;
+  arm_timer(outgoing.slot, now_ + exchange.retransmission.timeout());
+}
+
+void ClientEngine::Impl::block_device(std::uint32_t device, int error) {
+  Device& state = devices_[device];
+  if (error == ENOBUFS) {
+    state.send_state = SendState::blocked_no_buffer;
+    if (no_buffer_devices_.empty()) no_buffer_retry_at_ = now_ + kNoBufferRetry;
+    no_buffer_devices_.push_back(device);
+    return;
+  }
+  state.send_state = SendState::blocked_writable;
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLOUT;
+  event.data.u64 = device;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, state.socket.get(), &event);
+}
+
+void ClientEngine::Impl::on_writable(std::uint32_t device) {
+  Device& state = devices_[device];
+  if (state.send_state != SendState::blocked_writable) return;
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = device;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, state.socket.get(), &event);
+  state.send_state = SendState::pending;
+  pending_devices_.push_back(device);
+}
+
+// ---- receiving -----------------------------------------------------------------------------
+
+void ClientEngine::Impl::on_readable(std::uint32_t device) {
+  const int fd = devices_[device].socket.get();
+  // A pending socket error is reported (and cleared) before queued datagrams: read once more.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const int received =
+        ::recvmmsg(fd, receive_headers_.data(), kReceiveBatch, MSG_DONTWAIT, nullptr);
+    if (received < 0) {
+      if (is_would_block(errno)) return;
+      if (errno != EINTR) ++counters_.socket_errors;
+      continue;
+    }
+    for (int i = 0; i < received; ++i) {
+      ++counters_.datagrams_received;
+      const mmsghdr& header = receive_headers_[i];
+      if ((header.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+        ++counters_.decode_errors;
+        continue;
+      }
+      on_datagram(device,
+                  std::span<const std::uint8_t>(
+                      static_cast<const std::uint8_t*>(receive_iov_[i].iov_base), header.msg_len));
+    }
+    return;
+  }
+}
+
+void ClientEngine::Impl::on_datagram(std::uint32_t device, std::span<const std::uint8_t> datagram) {
+  if (decode_into(datagram, response_) != DecodeStatus::ok) {
+    ++counters_.decode_errors;
+    return;
+  }
+  if (response_.type == MessageType::acknowledgement || response_.type == MessageType::reset) {
+    on_ack_or_reset(device, response_);
+  } else {
+    on_server_message(device, response_);
+  }
+}
+
+void ClientEngine::Impl::on_ack_or_reset(std::uint32_t device, const Message& message) {
+  // RFC 7252 §4.2/§4.3: an RST is always Empty, an ACK is Empty or carries a response.
+  const bool well_formed = message.type == MessageType::reset
+                               ? message.code.is_empty()
+                               : message.code.is_empty() || message.code.is_response();
+  if (!well_formed) {
+    ++counters_.decode_errors;
+    return;
+  }
+  const auto slot = by_message_id_.find(message_id_key(device, message.message_id));
+  if (!slot) {
+    if (recent_by_message_id(device, message.message_id) != nullptr) {
+      ++counters_.duplicates;
+    } else {
+      ++counters_.unmatched;
+    }
+    return;
+  }
+  Exchange& exchange = exchanges_[*slot];
+  if (exchange.state == ExchangeState::queued) {
+    ++counters_.unmatched;  // about a request not sent yet: from an earlier run on this port
+    return;
+  }
+  if (message.type == MessageType::reset) {
+    complete_without_response(*slot, Result::Kind::reset);
+    return;
+  }
+  if (exchange.type != MessageType::confirmable) {
+    ++counters_.unmatched;  // a NON request is never acknowledged
+    return;
+  }
+  if (message.code.is_empty()) {
+    if (exchange.state != ExchangeState::awaiting_ack) {
+      ++counters_.duplicates;
+      return;
+    }
+    // §5.2.2: the server took the request and answers later; stop retransmitting.
+    exchange.state = ExchangeState::awaiting_response;
+    arm_timer(*slot, now_ + exchange_timeout_);
+    return;
+  }
+  if (!(message.token == exchange.token)) {
+    ++counters_.unmatched;
+    return;
+  }
+  complete_response(*slot, message, false);
+}
+
+void ClientEngine::Impl::on_server_message(std::uint32_t device, const Message& message) {
+  const bool confirmable = message.type == MessageType::confirmable;
+  if (!message.code.is_response()) {
+    // A ping (Empty CON) is answered with RST (§4.3); a request is refused the same way: a
+    // simulated device serves nothing.
+    if (confirmable) queue_empty(device, MessageType::reset, message.message_id);
+    if (!message.code.is_empty()) ++counters_.unmatched;
+    return;
+  }
+  const auto slot = find_by_token(device, message.token);
+  if (!slot || exchanges_[*slot].state == ExchangeState::queued) {
+    if (recent_by_token(device, message.token) != nullptr) {
+      // The server repeated its answer (our ACK was lost, or it answered a retransmission).
+      if (confirmable) queue_empty(device, MessageType::acknowledgement, message.message_id);
+      ++counters_.duplicates;
+      return;
+    }
+    // §4.2: a CON that cannot be processed is rejected with RST.
+    if (confirmable) queue_empty(device, MessageType::reset, message.message_id);
+    ++counters_.unmatched;
+    return;
+  }
+  if (confirmable) queue_empty(device, MessageType::acknowledgement, message.message_id);
+  complete_response(*slot, message, exchanges_[*slot].type == MessageType::confirmable);
+}
+
+std::optional<std::uint32_t> ClientEngine::Impl::find_by_token(std::uint32_t device,
+                                                               const Token& token) const {
+  const auto slot = by_token_.find(token_key(device, token));
+  if (!slot) return std::nullopt;
+  const Exchange& exchange = exchanges_[*slot];
+  if (exchange.device != device || !(exchange.token == token)) return std::nullopt;
+  return slot;
+}
+
+const RecentExchange* ClientEngine::Impl::recent_by_token(std::uint32_t device,
+                                                          const Token& token) const {
+  for (const RecentExchange& recent : devices_[device].recent) {
+    if (recent.used && recent.token == token) return &recent;
+  }
+  return nullptr;
+}
+
+const RecentExchange* ClientEngine::Impl::recent_by_message_id(std::uint32_t device,
+                                                               std::uint16_t id) const {
+  for (const RecentExchange& recent : devices_[device].recent) {
+    if (recent.used && recent.message_id == id) return &recent;
+  }
+  return nullptr;
+}
+
+// ---- completion ----------------------------------------------------------------------------
+
+void ClientEngine::Impl::complete_response(std::uint32_t slot, const Message& response,
+                                           bool separate) {
+  const Exchange& exchange = exchanges_[slot];
+  result_ = Result{};
+  result_.kind = Result::Kind::response;
+  result_.code = response.code;
+  result_.response_type = response.type;
+  result_.message_id = exchange.message_id;
+  result_.payload = response.payload_text();
+  result_.max_age = response.max_age();
+  result_.content_format = response.content_format();
+  result_.retransmissions = exchange.retransmission.retransmissions();
+  result_.separate = separate;
+  result_.response = &response;
+  result_.first_sent_at = exchange.first_sent_at;
+  result_.completed_at = now_;
+  ++counters_.responses;
+  finish(slot);
+}
+
+void ClientEngine::Impl::complete_without_response(std::uint32_t slot, Result::Kind kind,
+                                                   int error) {
+  const Exchange& exchange = exchanges_[slot];
+  result_ = Result{};
+  result_.kind = kind;
+  result_.response_type =
+      kind == Result::Kind::reset ? MessageType::reset : MessageType::acknowledgement;
+  result_.message_id = exchange.message_id;
+  result_.retransmissions = exchange.retransmission.retransmissions();
+  result_.error = error;
+  result_.first_sent_at = exchange.first_sent_at;
+  result_.completed_at = now_;
+  switch (kind) {
+    case Result::Kind::timeout:
+      ++counters_.timeouts;
+      break;
+    case Result::Kind::reset:
+      ++counters_.resets;
+      break;
+    case Result::Kind::send_error:
+      ++counters_.send_errors;
+      break;
+    case Result::Kind::response:
+      break;
+  }
+  finish(slot);
+}
+
+void ClientEngine::Impl::finish(std::uint32_t slot) {
+  Exchange& exchange = exchanges_[slot];
+  Completion completion = std::move(exchange.completion);
+  const std::uint32_t device = exchange.device;
+  Device& state = devices_[device];
+  state.recent[state.recent_next] = RecentExchange{true, exchange.message_id, exchange.token};
+  state.recent_next = static_cast<std::uint8_t>((state.recent_next + 1) % kRecentPerDevice);
+  by_message_id_.erase(message_id_key(device, exchange.message_id));
+  by_token_.erase(token_key(device, exchange.token));
+  release_slot(slot);
+  --in_flight_;
+  ++completed_;
+  // Last: the completion may send(), which reuses this slot and grows the tables.
+  if (completion) completion(result_);
+}
+
+// ---- the loop ------------------------------------------------------------------------------
+
+std::size_t ClientEngine::Impl::poll(TimePoint deadline) {
+  if (polling_) throw std::logic_error("coapwire: ClientEngine::poll() called from a completion");
+  polling_ = true;
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{polling_};
+
+  completed_ = 0;
+  now_ = Clock::now();
+  fire_due_timers();
+  flush();
+  for (;;) {
+    TimePoint wake = deadline;
+    if (completed_ > 0) wake = now_;
+    if (!timers_.empty()) wake = std::min(wake, timers_.top().deadline);
+    if (!no_buffer_devices_.empty()) wake = std::min(wake, no_buffer_retry_at_);
+    int timeout_ms = 0;
+    if (wake > now_) {
+      // Rounded up: waking before a deadline would only make us wait again.
+      const auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake - now_).count();
+      timeout_ms = static_cast<int>(std::min<std::int64_t>(wait, INT_MAX));
+    }
+    const int ready =
+        ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()), timeout_ms);
+    if (ready < 0 && errno != EINTR) {
+      throw std::system_error(errno, std::generic_category(), "coapwire: epoll_wait");
+    }
+    now_ = Clock::now();
+    for (int i = 0; i < ready; ++i) {
+      const auto device = static_cast<std::uint32_t>(events_[i].data.u64);
+      if ((events_[i].events & EPOLLOUT) != 0) on_writable(device);
+      if ((events_[i].events & (EPOLLIN | EPOLLERR)) != 0) on_readable(device);
+    }
+    if (!no_buffer_devices_.empty() && now_ >= no_buffer_retry_at_) {
+      for (const std::uint32_t device : no_buffer_devices_) {
+        devices_[device].send_state = SendState::pending;
+        pending_devices_.push_back(device);
+      }
+      no_buffer_devices_.clear();
+    }
+    fire_due_timers();
+    flush();
+    if (completed_ > 0 || now_ >= deadline) return completed_;
+  }
+}
+
+// ---- ClientEngine --------------------------------------------------------------------------
+
+ClientEngine::ClientEngine(EngineOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+ClientEngine::~ClientEngine() = default;
+ClientEngine::ClientEngine(ClientEngine&&) noexcept = default;
+ClientEngine& ClientEngine::operator=(ClientEngine&&) noexcept = default;
+
+void ClientEngine::send(std::size_t device, const Request& request, Completion completion) {
+  impl_->send(device, request, std::move(completion));
+}
+std::size_t ClientEngine::poll(std::chrono::steady_clock::time_point deadline) {
+  return impl_->poll(deadline);
+}
+std::size_t ClientEngine::in_flight() const {
+  return impl_->in_flight();
+}
+std::size_t ClientEngine::device_count() const {
+  return impl_->device_count();
+}
+std::uint16_t ClientEngine::local_port(std::size_t device) const {
+  return impl_->local_port(device);
+}
+EngineCounters ClientEngine::counters() const {
+  return impl_->counters();
+}
+
+}  // namespace iot::coapwire
