@@ -13,6 +13,8 @@ packages=(
   libspdlog-dev libssl-dev libxxhash-dev zlib1g-dev libgtest-dev libgmock-dev
   # the openssl CLI makes throwaway CAs for the TLS tests
   openssl
+  # headless Chromium renders iotc's HTML load report in its test
+  chromium
 )
 
 missing=()

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "coapwire/transmission.hpp"
+#include "global_options.hpp"
+#include "loadgen/hdr_histogram.hpp"
+#include "loadgen/load_report.hpp"
+
+namespace iot::client {
+
+struct LoadOptions {
+  GlobalOptions globals;
+  std::variant<loadgen::OpenLoop, loadgen::ClosedLoop> mode = loadgen::OpenLoop{1000};
+  unsigned threads = 1;
+  std::size_t devices = 100;  // distinct source ports, spread over the threads
+  // The run ends at whichever comes first; at least one is set.
+  std::optional<std::chrono::milliseconds> duration;
+  std::optional<std::uint64_t> count;  // requests
+  bool confirmable = true;
+  std::uint32_t batch = 1;        // events per request (1: a JSON object, else an array)
+  std::size_t payload_bytes = 0;  // pad request bodies to about this size; 0: no padding
+  std::string run_id;             // carried by every event as payload.run_id
+  coapwire::TransmissionParameters transmission;
+  // After the last request, answers are awaited this long; what is still open then is counted
+  // as a timeout.
+  std::chrono::milliseconds drain_timeout{5000};
+};
+
+struct LoadResult {
+  loadgen::LoadReport report;
+  loadgen::HdrHistogram latency_us;  // every answer, from its intended send time
+};
+
+// Runs the load test: one ClientEngine per thread, each with its share of devices, rate or
+// concurrency, and count. Open loop sends request n at start + n/rate (per thread) and measures
+// its latency from that intended time, so a stalled sender or server cannot hide (no coordinated
+// omission); closed loop keeps `concurrency` requests in flight and measures from the send.
+// Every event carries the run id and a sequence number unique in the run (payload.value), so
+// `iotc verify` can find missing and duplicated events. `on_second` runs on the calling thread
+// once a second with the live numbers. Throws std::runtime_error when the sockets cannot be had.
+LoadResult run_load_test(const LoadOptions& options,
+                         const std::function<void(const loadgen::LiveStatus&)>& on_second);
+
+// The body of request `request_index` of a run: `batch` events from `sender`, sequence numbers
+// first_seq, first_seq + stride, ..., padded to about `payload_bytes`. Exposed for tests.
+std::string load_request_body(const LoadOptions& options, std::string_view sender,
+                              std::uint64_t first_seq, std::uint64_t stride,
+                              std::chrono::system_clock::time_point now);
+
+// 12 random lowercase hex digits.
+std::string new_run_id();
+
+}  // namespace iot::client

@@ -1,0 +1,149 @@
+// iotc load and iotc verify end to end: open and closed loop against the real collector, the
+// JSON report against its schema (ajv), the .hgrm histogram, the HTML report in headless
+// Chromium, --max-error-rate, and verify against the Elasticsearch test server (exact counts,
+// a missing event, an injected duplicate).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import Ajv2020 from 'ajv/dist/2020.js';
+import { Collector, killAll, makeTempDir } from './lib/collector.mjs';
+import { iotc, target } from './lib/iotc.mjs';
+import { STREAM, startEs, startEsCollector, cleanupElastic } from './lib/elastic.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SCHEMA = JSON.parse(fs.readFileSync(path.join(HERE, '../../libs/loadgen/load-report.schema.json'), 'utf8'));
+const validate = new Ajv2020({ allErrors: true, strict: false }).compile(SCHEMA);
+
+let c;
+let dir;
+before(async () => {
+  c = await Collector.start();
+  dir = makeTempDir();
+});
+after(async () => {
+  await cleanupElastic();
+  await killAll();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function assertValidReport(report) {
+  assert.ok(validate(report), `the JSON report violates its schema: ${JSON.stringify(validate.errors, null, 1)}`);
+}
+
+describe('iotc load', () => {
+  it('open loop: the requested rate over distinct devices, every request answered 2.01 and stored', async () => {
+    const mark = c.sinkMark();
+    const out = path.join(dir, 'open.json');
+    const r = await iotc(['load', '--rate', '200', '--duration', '2s', '--devices', '20', '--threads', '2', '--report', 'json', '--output', out, '--sender', 'open', ...target(c)]);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assertValidReport(report);
+    assert.deepEqual(JSON.parse(fs.readFileSync(out, 'utf8')), report, '--output holds the same report');
+    assert.equal(report.mode, 'open');
+    assert.equal(report.rate_per_second, 200);
+    assert.ok(report.requests_sent >= 380 && report.requests_sent <= 402, `about 400 requests in 2 s at 200/s: ${report.requests_sent}`);
+    assert.equal(report.responses['2.01'], report.requests_sent);
+    assert.equal(report.error_rate, 0);
+    assert.equal(report.latency_ms.samples, report.requests_sent);
+    assert.ok(report.latency_ms.p50 > 0 && report.latency_ms.p50 <= report.latency_ms.p99 && report.latency_ms.p99 <= report.latency_ms.max);
+    assert.ok(report.per_second.length >= 2);
+    const docs = c.sinkPairs(mark).map((p) => p.doc).filter((d) => d.payload.run_id === report.run_id);
+    assert.equal(docs.length, report.events_sent, 'every event of the run is stored');
+    assert.equal(new Set(docs.map((d) => d.payload.value)).size, docs.length, 'sequence numbers are unique');
+    assert.equal(new Set(docs.map((d) => d.sender)).size, 20, 'one sender per device');
+  });
+
+  it('closed loop with a count, batches and padding; the histogram and the text report', async () => {
+    const hgrm = path.join(dir, 'closed.hgrm');
+    const r = await iotc(['load', '--concurrency', '4', '--count', '100', '--batch', '3', '--payload-bytes', '900', '--histogram', hgrm, ...target(c)]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /requests/i);
+    assert.match(r.stdout, /2\.01/);
+    const histogram = fs.readFileSync(hgrm, 'utf8');
+    assert.match(histogram, /^ +Value +Percentile +TotalCount 1\/\(1-Percentile\)/);
+    assert.match(histogram, /#\[Total count {4}= +100\]|Total count += +100/);
+    const json = await iotc(['load', '--concurrency', '2', '--count', '10', '--non', '--report', 'json', ...target(c)]);
+    const report = JSON.parse(json.stdout);
+    assertValidReport(report);
+    assert.equal(report.mode, 'closed');
+    assert.equal(report.concurrency, 2);
+    assert.equal(report.message_type, 'NON');
+    assert.equal(report.requests_sent, 10);
+    assert.equal(report.responses['2.01'], 10);
+  });
+
+  it('--max-error-rate: a collector that is not there fails the run (exit 1), with timeouts counted', async () => {
+    const stopped = await Collector.start();
+    const where = target(stopped);
+    await stopped.kill();
+    const r = await iotc(['load', '--rate', '50', '--count', '5', '--ack-timeout-ms', '50', '--max-retransmit', '1', '--max-error-rate', '0.1', '--report', 'json', ...where]);
+    assert.equal(r.status, 1, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assertValidReport(report);
+    assert.equal(report.requests_sent, 5);
+    assert.equal(report.timeouts + report.send_errors, 5);
+    assert.equal(report.error_rate, 1);
+    assert.ok(report.retransmissions >= 1, 'CON requests were retransmitted');
+    assert.match(r.stderr, /error rate/);
+  });
+
+  it('--html: one self-contained page that headless Chromium renders with both charts', async (t) => {
+    const html = path.join(dir, 'report.html');
+    const r = await iotc(['load', '--rate', '100', '--duration', '2s', '--html', html, '--silent', ...target(c)]);
+    assert.equal(r.status, 0, r.stderr);
+    const page = fs.readFileSync(html, 'utf8');
+    assert.doesNotMatch(page, /<script|https?:\/\/(?!www\.w3\.org)/, 'no scripts, no external resources');
+    const chromium = fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : null;
+    if (!chromium) return t.skip('Debian chromium is not installed (ci/install-deps.sh installs it)');
+    const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${path.join(dir, 'chromium')}`];
+    const { stdout: dom } = await promisify(execFile)(chromium, [...flags, '--dump-dom', `file://${html}`], { timeout: 60_000, maxBuffer: 16 << 20 });
+    for (const id of ['latency-over-time', 'latency-by-percentile']) assert.match(dom, new RegExp(`<svg[^>]*id="${id}"`), `#${id} rendered`);
+    const points = [...dom.matchAll(/<polyline[^>]*data-series="(p50|p99|percentile)"[^>]*points="([^"]*)"/g)];
+    assert.ok(points.length >= 3, 'p50, p99 and percentile lines');
+    for (const [, series, pts] of points) assert.ok(pts.trim().split(/\s+/).length >= 2, `${series} has points`);
+    const png = path.join(dir, 'report.png');
+    await promisify(execFile)(chromium, [...flags, '--window-size=1200,1400', `--screenshot=${png}`, `file://${html}`], { timeout: 60_000 });
+    const image = fs.readFileSync(png);
+    assert.equal(image.subarray(1, 4).toString(), 'PNG');
+    assert.ok(image.length > 20_000, `a screenshot with content (${image.length} bytes)`);
+  });
+});
+
+describe('iotc verify', () => {
+  it('counts a run in Elasticsearch: exact match exits 0; a missing event or a duplicate exits 1', async () => {
+    const es = await startEs();
+    const ec = await startEsCollector(es);
+    const run = await iotc(['load', '--rate', '200', '--count', '100', '--batch', '2', '--devices', '10', '--run-id', 'verify-run-1', '--report', 'json', ...target(ec)]);
+    assert.equal(run.status, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.responses['2.01'], 100, 'with --ack stored, 2.01 means stored');
+    const verify = (expect) => iotc(['verify', '--elasticsearch-url', es.url, '--run-id', 'verify-run-1', '--expect', String(expect)]);
+
+    const ok = await verify(200);
+    assert.equal(ok.status, 0, `${ok.stdout}${ok.stderr}`);
+    assert.match(ok.stdout, /expected 200, stored 200 documents: 200 distinct, 0 missing, 0 duplicated/);
+
+    const missing = await verify(201);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stdout, /1 missing/);
+
+    // What a retry across a rollover would leave behind: a second copy under another _id.
+    const [original] = es.documents(STREAM).filter((d) => d._source.payload.run_id === 'verify-run-1');
+    const res = await fetch(`${es.url}/_bulk`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: `${JSON.stringify({ create: { _index: STREAM, _id: 'copy-1' } })}\n${JSON.stringify(original._source)}\n`,
+    });
+    assert.equal(res.status, 200);
+    const duplicated = await verify(200);
+    assert.equal(duplicated.status, 1);
+    assert.match(duplicated.stdout, /stored 201 documents: 200 distinct, 0 missing, 1 duplicated \(1 extra copies\)/);
+
+    const wrong = await iotc(['verify', '--elasticsearch-url', es.url, '--run-id', 'x']);
+    assert.equal(wrong.status, 2, 'usage: --expect is required');
+  });
+});

@@ -1,0 +1,189 @@
+// iotc's device commands (health, send, incremental, simulate) end to end: against the real
+// collector (checking what it stored), and against independent CoAP servers (the npm `coap`
+// server, libcoap's coap-server-notls) so iotc's CoAP is not only tested against our own code.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import coap from 'coap';
+import { Collector, killAll, waitFor, trackProcess } from './lib/collector.mjs';
+import { iotc, target } from './lib/iotc.mjs';
+
+let c;
+before(async () => {
+  c = await Collector.start();
+});
+after(async () => {
+  await killAll();
+});
+
+/** Documents the collector stored since `mark`, by sender. */
+function storedBy(sender, mark = 0) {
+  return c.sinkPairs(mark).map((p) => p.doc).filter((d) => d.sender === sender);
+}
+
+/** A UDP port nobody holds right now (the kernel's pick). */
+async function freeUdpPort() {
+  const socket = dgram.createSocket('udp4');
+  await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise((resolve) => socket.close(resolve));
+  return port;
+}
+
+/** An npm coap server on 127.0.0.1 answering POST /events after `delayMs` (beyond 50 ms: a separate response). */
+async function startNpmServer({ delayMs = 0, code = '2.01' } = {}) {
+  const requests = [];
+  const server = coap.createServer();
+  server.on('request', (req, res) => {
+    requests.push({ method: req.method, url: req.url, contentFormat: req.headers['Content-Format'], body: req.payload.toString('utf8'), type: req._packet.confirmable ? 'CON' : 'NON', rsinfo: req.rsinfo });
+    setTimeout(() => {
+      res.code = code;
+      res.end();
+    }, delayMs);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, requests, port: server._sock.address().port, close: () => new Promise((r) => server.close(r)) };
+}
+
+describe('iotc health', () => {
+  it('2.05 from the collector: exit 0, prints the answer', async () => {
+    const r = await iotc(['health', ...target(c)]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^2\.05 Content/);
+    assert.match(r.stdout, /"status":"ok"/);
+  });
+
+  it('4.04 from libcoap coap-server-notls (no /health there): exit 1', async () => {
+    const port = await freeUdpPort();
+    const server = trackProcess(spawn('coap-server-notls', ['-A', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' }));
+    try {
+      // Bounded wait until the server answers at all (GET /.well-known/core via iotc is not a
+      // command, so health itself is the probe: any CoAP answer means it is up).
+      const r = await waitFor(async () => {
+        const a = await iotc(['health', '--host', '127.0.0.1', '--port', String(port)], { timeoutMs: 20_000 });
+        return /^4\.04/.test(a.stdout) ? a : null;
+      }, { timeoutMs: 15_000, what: 'coap-server-notls answering 4.04' });
+      assert.equal(r.status, 1);
+    } finally {
+      server.kill();
+    }
+  });
+});
+
+describe('iotc send', () => {
+  it('stores the event the collector acknowledged, with the device timestamp, and prints both', async () => {
+    const mark = c.sinkMark();
+    const r = await iotc(['send', 'temperature', '21.5', '--unit', 'C', '--sender', 'send-1', '--origin', 'probe', '--namespace', 'lab', '--timestamp', '2026-11-23T10:00:00.123Z', ...target(c)]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^2\.01 Created {2}\{/);
+    const [doc] = storedBy('send-1', mark);
+    assert.ok(doc, 'the event is in the sink');
+    assert.deepEqual(doc.payload, { type: 'temperature', value: 21.5, unit: 'C' });
+    assert.equal(doc.namespace, 'lab');
+    assert.equal(doc.origin, 'probe');
+    assert.equal(doc.timestamp, '2026-11-23T10:00:00.123Z');
+  });
+
+  it('text and boolean values; --silent prints nothing; flags may come before the command', async () => {
+    const mark = c.sinkMark();
+    const a = await iotc([...target(c), '--sender', 'send-2', 'send', 'door', 'open', '--silent']);
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(a.stdout, '');
+    const b = await iotc(['send', 'alarm', 'false', '--sender', 'send-2', ...target(c)]);
+    assert.equal(b.status, 0, b.stderr);
+    assert.deepEqual(storedBy('send-2', mark).map((d) => d.payload.value), ['open', false]);
+  });
+
+  it('a separate response from the npm coap server (after an empty ACK) is awaited; the request is a JSON POST /events', async () => {
+    const s = await startNpmServer({ delayMs: 300 });
+    try {
+      const r = await iotc(['send', 'humidity', '40', '--host', '127.0.0.1', '--port', String(s.port), '--sender', 'npm-1']);
+      assert.equal(r.status, 0, `${r.stdout} ${r.stderr}`);
+      assert.match(r.stdout, /^2\.01/);
+      assert.equal(s.requests.length, 1, 'one request, no retransmission (the empty ACK stopped it)');
+      const [req] = s.requests;
+      assert.equal(req.method, 'POST');
+      assert.equal(req.url, '/events');
+      assert.equal(req.contentFormat, 'application/json');
+      assert.equal(req.type, 'CON');
+      assert.equal(JSON.parse(req.body).sender, 'npm-1');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an error answer exits 1 and shows the diagnostic; bad usage exits 2', async () => {
+    const s = await startNpmServer({ code: '5.03' });
+    try {
+      const r = await iotc(['send', 'x', '1', '--host', '127.0.0.1', '--port', String(s.port)]);
+      assert.equal(r.status, 1);
+      assert.match(r.stdout, /^5\.03 Service Unavailable/);
+    } finally {
+      await s.close();
+    }
+    for (const args of [['send', 'temperature'], ['send', 'a', 'b', 'c'], ['send', 'a', '1', '--port', '0'], ['send', 'a', '1', '--sender', 'bad sender'], ['nope'], ['load', '--rate', '5', '--concurrency', '2']]) {
+      const r = await iotc(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^iotc/);
+    }
+  });
+
+  it('--help on every command, --version', async () => {
+    for (const command of ['health', 'send', 'incremental', 'simulate', 'load', 'verify']) {
+      const r = await iotc([command, '--help']);
+      assert.equal(r.status, 0);
+      assert.match(r.stdout, new RegExp(`^Usage: iotc ${command}`));
+    }
+    const v = await iotc(['--version']);
+    assert.match(v.stdout, /^iotc \d+\.\d+\.\d+/);
+  });
+});
+
+describe('iotc incremental', () => {
+  it('multiplies by the factor each step and clamps to --max', async () => {
+    const mark = c.sinkMark();
+    const r = await iotc(['incremental', 'power', '10', '-n', '4', '-p', '0', '-f', '2', '--max', '50', '--sender', 'inc-1', ...target(c)]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim().split('\n').length, 4, 'one line per event');
+    assert.deepEqual(storedBy('inc-1', mark).map((d) => d.payload.value), [10, 20, 40, 50]);
+  });
+});
+
+describe('iotc simulate', () => {
+  it('energy meters: every device its own sender, energy never decreases, timestamps set by the devices', async () => {
+    const mark = c.sinkMark();
+    const r = await iotc(['simulate', '--devices', '5', '--period', '0.4', '--duration', '2', '--profile', 'energy-meter', '--sender', 'meter', ...target(c)], { timeoutMs: 20_000 });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    const docs = c.sinkPairs(mark).map((p) => p.doc).filter((d) => d.sender.startsWith('meter-'));
+    const senders = new Set(docs.map((d) => d.sender));
+    assert.equal(senders.size, 5, `senders: ${[...senders]}`);
+    for (const sender of senders) {
+      const energy = docs.filter((d) => d.sender === sender && d.payload.type === 'energy');
+      assert.ok(energy.length >= 3, `${sender}: ${energy.length} energy readings`);
+      for (let i = 1; i < energy.length; i++) assert.ok(energy[i].payload.value >= energy[i - 1].payload.value, `${sender}: energy went down`);
+      assert.ok(energy.every((d) => typeof d.timestamp === 'string'), 'the device set the timestamp');
+    }
+    assert.ok(docs.some((d) => d.payload.type === 'power'));
+  });
+
+  it('every device is its own UDP source port', async () => {
+    const s = await startNpmServer();
+    try {
+      const r = await iotc(['simulate', '--devices', '4', '--period', '0.2', '--duration', '1', '--profile', 'door', '--host', '127.0.0.1', '--port', String(s.port)], { timeoutMs: 20_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const portsBySender = new Map();
+      for (const req of s.requests) {
+        const body = JSON.parse(req.body);
+        const sender = (Array.isArray(body) ? body[0] : body).sender;
+        portsBySender.set(sender, new Set([...(portsBySender.get(sender) ?? []), req.rsinfo.port]));
+      }
+      assert.equal(portsBySender.size, 4);
+      const ports = [...portsBySender.values()].map((set) => [...set]);
+      assert.ok(ports.every((p) => p.length === 1), 'a device keeps its port');
+      assert.equal(new Set(ports.flat()).size, 4, 'devices do not share ports');
+    } finally {
+      await s.close();
+    }
+  });
+});
