@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The main job: build the collector, start it on its embedded default (the file sink), send events
-# with libcoap's real CoAP client, then show what was stored and the collector's metrics.
+# The main job: build the collector and iotc, start the collector on its embedded default (the
+# file sink), send events with libcoap's real CoAP client and with iotc (one event, a small
+# simulated fleet, a short load test), then show what was stored and the collector's metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 bash ci/install-deps.sh
 cmake --preset release
-cmake --build --preset release --target iot-collector
+cmake --build --preset release --target iot-collector iotc
+iotc=$root/build/release/client/iotc
 
 demo=$root/build/demo
 rm -rf "$demo" && mkdir -p "$demo"
@@ -43,8 +45,19 @@ echo "-- GET /health"
 coap-client-notls -m get "coap://$coap/health"
 echo
 
-echo "== stored (Elasticsearch bulk pairs in $demo/data/events.ndjson)"
-cat "$demo/data/events.ndjson"
+host=${coap%:*}
+port=${coap##*:}
+echo "== iotc"
+"$iotc" health --host "$host" --port "$port"
+"$iotc" send temperature 19.5 --unit C --sender dev-45 --origin probe2 --host "$host" --port "$port"
+echo "-- iotc simulate: 5 energy meters, a reading every 0.5 s for 2 s"
+"$iotc" simulate --devices 5 --period 0.5 --duration 2 --profile energy-meter --sender meter \
+  --host "$host" --port "$port"
+echo "-- iotc load: 2,000 requests/s for 2 s from 50 devices"
+"$iotc" load --rate 2000 --duration 2s --devices 50 --host "$host" --port "$port"
+
+echo "== stored (Elasticsearch bulk pairs in $demo/data/events.ndjson): the first 12 lines of $(wc -l <"$demo/data/events.ndjson")"
+head -n 12 "$demo/data/events.ndjson"
 echo "== metrics"
 curl -fsS "http://$admin/metrics" | grep -E '^iot_(coap_requests_total|events_accepted_total|events_rejected_total\{reason="schema"\}|build_info)'
 

@@ -171,8 +171,12 @@ class LoadThread {
           engine.remote_port = options.globals.port;
           engine.devices = std::max<std::size_t>(share.devices, 1);
           engine.transmission = options.transmission;
-          engine.receive_buffer_bytes = 4 << 20;
-          engine.send_buffer_bytes = 4 << 20;
+          // Room for bursts without a full socket per device: 64 MiB spread over the devices,
+          // between 64 KiB and 4 MiB each.
+          const auto per_device =
+              std::clamp<std::size_t>((64u << 20) / engine.devices, 64u << 10, 4u << 20);
+          engine.receive_buffer_bytes = static_cast<int>(per_device);
+          engine.send_buffer_bytes = static_cast<int>(per_device);
           return engine;
         }()) {
     for (std::size_t d = 0; d < engine_.device_count(); ++d) {

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { Collector, killAll, makeTempDir } from './lib/collector.mjs';
-import { iotc, target } from './lib/iotc.mjs';
+import { iotc, target, startNpmServer, startLibcoapServer } from './lib/iotc.mjs';
 import { STREAM, startEs, startEsCollector, cleanupElastic } from './lib/elastic.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -89,6 +89,30 @@ describe('iotc load', () => {
     assert.equal(report.error_rate, 1);
     assert.ok(report.retransmissions >= 1, 'CON requests were retransmitted');
     assert.match(r.stderr, /error rate/);
+  });
+
+  it('against independent servers: the npm coap server answers every request; coap-server-notls (4.04) fails the run', async () => {
+    const npm = await startNpmServer();
+    try {
+      const r = await iotc(['load', '--concurrency', '4', '--count', '40', '--devices', '4', '--report', 'json', '--host', '127.0.0.1', '--port', String(npm.port)]);
+      assert.equal(r.status, 0, r.stderr);
+      const report = JSON.parse(r.stdout);
+      assert.equal(report.responses['2.01'], 40);
+      assert.equal(npm.requests.length, 40, 'no request twice');
+      assert.equal(new Set(npm.requests.map((q) => q.rsinfo.port)).size, 4, 'four devices, four source ports');
+    } finally {
+      await npm.close();
+    }
+    const libcoap = await startLibcoapServer();
+    try {
+      const r = await iotc(['load', '--rate', '100', '--count', '20', '--max-error-rate', '0', '--report', 'json', '--host', '127.0.0.1', '--port', String(libcoap.port)]);
+      assert.equal(r.status, 1);
+      const report = JSON.parse(r.stdout);
+      assert.equal(report.responses['4.04'], 20);
+      assert.equal(report.error_rate, 1);
+    } finally {
+      libcoap.kill();
+    }
   });
 
   it('--html: one self-contained page that headless Chromium renders with both charts', async (t) => {

@@ -3,11 +3,8 @@
 // server, libcoap's coap-server-notls) so iotc's CoAP is not only tested against our own code.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import dgram from 'node:dgram';
-import coap from 'coap';
-import { Collector, killAll, waitFor, trackProcess } from './lib/collector.mjs';
-import { iotc, target } from './lib/iotc.mjs';
+import { Collector, killAll } from './lib/collector.mjs';
+import { iotc, target, startNpmServer, startLibcoapServer } from './lib/iotc.mjs';
 
 let c;
 before(async () => {
@@ -22,30 +19,6 @@ function storedBy(sender, mark = 0) {
   return c.sinkPairs(mark).map((p) => p.doc).filter((d) => d.sender === sender);
 }
 
-/** A UDP port nobody holds right now (the kernel's pick). */
-async function freeUdpPort() {
-  const socket = dgram.createSocket('udp4');
-  await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise((resolve) => socket.close(resolve));
-  return port;
-}
-
-/** An npm coap server on 127.0.0.1 answering POST /events after `delayMs` (beyond 50 ms: a separate response). */
-async function startNpmServer({ delayMs = 0, code = '2.01' } = {}) {
-  const requests = [];
-  const server = coap.createServer();
-  server.on('request', (req, res) => {
-    requests.push({ method: req.method, url: req.url, contentFormat: req.headers['Content-Format'], body: req.payload.toString('utf8'), type: req._packet.confirmable ? 'CON' : 'NON', rsinfo: req.rsinfo });
-    setTimeout(() => {
-      res.code = code;
-      res.end();
-    }, delayMs);
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, requests, port: server._sock.address().port, close: () => new Promise((r) => server.close(r)) };
-}
-
 describe('iotc health', () => {
   it('2.05 from the collector: exit 0, prints the answer', async () => {
     const r = await iotc(['health', ...target(c)]);
@@ -55,16 +28,11 @@ describe('iotc health', () => {
   });
 
   it('4.04 from libcoap coap-server-notls (no /health there): exit 1', async () => {
-    const port = await freeUdpPort();
-    const server = trackProcess(spawn('coap-server-notls', ['-A', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' }));
+    const server = await startLibcoapServer();
     try {
-      // Bounded wait until the server answers at all (GET /.well-known/core via iotc is not a
-      // command, so health itself is the probe: any CoAP answer means it is up).
-      const r = await waitFor(async () => {
-        const a = await iotc(['health', '--host', '127.0.0.1', '--port', String(port)], { timeoutMs: 20_000 });
-        return /^4\.04/.test(a.stdout) ? a : null;
-      }, { timeoutMs: 15_000, what: 'coap-server-notls answering 4.04' });
+      const r = await iotc(['health', '--host', '127.0.0.1', '--port', String(server.port)]);
       assert.equal(r.status, 1);
+      assert.match(r.stdout, /^4\.04 Not Found/);
     } finally {
       server.kill();
     }
@@ -147,6 +115,17 @@ describe('iotc incremental', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim().split('\n').length, 4, 'one line per event');
     assert.deepEqual(storedBy('inc-1', mark).map((d) => d.payload.value), [10, 20, 40, 50]);
+  });
+
+  it('against the npm coap server: the same series, one CON POST /events per step', async () => {
+    const s = await startNpmServer();
+    try {
+      const r = await iotc(['incremental', 'level', '1', '-n', '3', '-p', '0', '-f', '3', '--host', '127.0.0.1', '--port', String(s.port)]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(s.requests.map((q) => [q.url, q.type, JSON.parse(q.body).payload.value]), [['/events', 'CON', 1], ['/events', 'CON', 3], ['/events', 'CON', 9]]);
+    } finally {
+      await s.close();
+    }
   });
 });
 

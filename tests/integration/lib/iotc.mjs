@@ -1,7 +1,9 @@
 // Runs the real iotc binary (IOTC_BIN) and collects its output; bounded by a timeout.
 import fs from 'node:fs';
+import dgram from 'node:dgram';
+import coap from 'coap';
 import { spawn } from 'node:child_process';
-import { trackProcess } from './collector.mjs';
+import { trackProcess, waitFor } from './collector.mjs';
 
 export function iotcBin() {
   const bin = process.env.IOTC_BIN;
@@ -39,4 +41,41 @@ export function iotc(args, { timeoutMs = 30_000, env = {} } = {}) {
 /** --host/--port of a started Collector. */
 export function target(c) {
   return ['--host', c.coap.host, '--port', String(c.coap.port)];
+}
+
+/** A UDP port nobody holds right now (the kernel's pick). */
+export async function freeUdpPort() {
+  const socket = dgram.createSocket('udp4');
+  await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise((resolve) => socket.close(resolve));
+  return port;
+}
+
+/** An npm coap server on 127.0.0.1 answering POST /events after `delayMs` (beyond 50 ms: a separate response). */
+export async function startNpmServer({ delayMs = 0, code = '2.01' } = {}) {
+  const requests = [];
+  const server = coap.createServer();
+  server.on('request', (req, res) => {
+    requests.push({ method: req.method, url: req.url, contentFormat: req.headers['Content-Format'], body: req.payload.toString('utf8'), type: req._packet.confirmable ? 'CON' : 'NON', rsinfo: req.rsinfo });
+    setTimeout(() => {
+      res.code = code;
+      res.end();
+    }, delayMs);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, requests, port: server._sock.address().port, close: () => new Promise((r) => server.close(r)) };
+}
+
+
+/** libcoap's coap-server-notls on 127.0.0.1 (it has no /health or /events: both answer 4.04). */
+export async function startLibcoapServer() {
+  const port = await freeUdpPort();
+  const proc = trackProcess(spawn('coap-server-notls', ['-A', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' }));
+  // Up once it answers at all; a first request sent too early is retransmitted (RFC 7252).
+  await waitFor(async () => /^4\.04/.test((await iotc(['health', '--host', '127.0.0.1', '--port', String(port)], { timeoutMs: 20_000 })).stdout), {
+    timeoutMs: 15_000,
+    what: 'coap-server-notls answering',
+  });
+  return { port, kill: () => proc.kill() };
 }
