@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "commands.hpp"
 #include "load_runner.hpp"
@@ -130,7 +131,11 @@ int run_load(int argc, const char* const* argv, const cli::Environment& env) {
             [&](std::string_view v) { html_path = v; });
   flags.add("max-error-rate", "X", "Exit 1 when more than this fraction of requests failed.", "",
             [&](std::string_view v) {
-              max_error_rate = std::stod(std::string(v));
+              try {
+                max_error_rate = std::stod(std::string(v));
+              } catch (const std::exception&) {
+                max_error_rate = -1;  // refused just below, with the usage message
+              }
               if (!(*max_error_rate >= 0 && *max_error_rate <= 1)) {
                 throw cli::UsageError("expected a fraction in 0..1, got '" + std::string(v) + "'");
               }

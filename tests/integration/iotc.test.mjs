@@ -90,7 +90,7 @@ describe('iotc send', () => {
     } finally {
       await s.close();
     }
-    for (const args of [['send', 'temperature'], ['send', 'a', 'b', 'c'], ['send', 'a', '1', '--port', '0'], ['send', 'a', '1', '--sender', 'bad sender'], ['nope'], ['load', '--rate', '5', '--concurrency', '2']]) {
+    for (const args of [['send', 'temperature'], ['send', 'a', 'b', 'c'], ['send', 'a', '1', '--port', '0'], ['send', 'a', '1', '--sender', 'bad sender'], ['nope'], ['load', '--rate', '5', '--concurrency', '2'], ['load', '--max-error-rate', 'lots'], ['load', '--duration', 'forever']]) {
       const r = await iotc(args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^iotc/);
