@@ -9,13 +9,6 @@
 #include "event/timestamp.hpp"
 
 namespace iot::client {
-namespace {
-
-std::int64_t epoch_ms(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-}  // namespace
 
 EventValue parse_event_value(std::string_view text) {
   if (text == "true") return true;
@@ -35,7 +28,7 @@ std::string event_json(const EventFields& event) {
       {"namespace", event.namespace_},
       {"sender", event.sender},
       {"origin", event.origin},
-      {"timestamp", event::format_rfc3339_ms(epoch_ms(event.timestamp))},
+      {"timestamp", event::format_rfc3339_ms(event::epoch_ms(event.timestamp))},
       {"payload", std::move(payload)},
   };
   return boost::json::serialize(object);

@@ -18,10 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::int64_t epoch_ms(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
 std::uint64_t micros(Clock::duration d) {
   return static_cast<std::uint64_t>(
       std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(d).count()));
@@ -330,7 +326,7 @@ std::string new_run_id() {
 std::string load_request_body(const LoadOptions& options, std::string_view sender,
                               std::uint64_t first_seq, std::uint64_t stride,
                               std::chrono::system_clock::time_point now) {
-  const std::string timestamp = event::format_rfc3339_ms(epoch_ms(now));
+  const std::string timestamp = event::format_rfc3339_ms(event::epoch_ms(now));
   std::string body;
   body.reserve(std::max<std::size_t>(options.payload_bytes, 256 * options.batch));
   const auto append_events = [&](std::size_t pad) {

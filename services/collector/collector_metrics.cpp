@@ -24,13 +24,6 @@ std::size_t request_index(coap::Method method, PathLabel path, coap::Code code) 
          code_index(code);
 }
 
-template <typename Read>
-std::uint64_t sum(std::span<const WorkerMetrics* const> workers, Read read) {
-  std::uint64_t total = 0;
-  for (const auto* worker : workers) total += read(*worker);
-  return total;
-}
-
 void render_elasticsearch(PrometheusWriter& out, std::span<const WorkerMetrics* const> workers,
                           const ProcessState& state) {
   out.header("iot_elasticsearch_up", "gauge",
@@ -38,29 +31,34 @@ void render_elasticsearch(PrometheusWriter& out, std::span<const WorkerMetrics* 
   out.sample("iot_elasticsearch_up", "", std::uint64_t{state.elasticsearch_up ? 1u : 0u});
   out.header("iot_elasticsearch_bulk_requests_total", "counter",
              "Bulk requests sent, retries included.");
-  out.sample("iot_elasticsearch_bulk_requests_total", "",
-             sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.requests.value(); }));
+  out.sample(
+      "iot_elasticsearch_bulk_requests_total", "",
+      sum_over(workers, [](const WorkerMetrics& w) { return w.elasticsearch.requests.value(); }));
   out.header(
       "iot_elasticsearch_bulk_failures_total", "counter",
       "Bulk requests that failed as a whole (transport error, non-200) and were retried with "
       "backoff; a request lost on a stale keep-alive connection and re-sent at once is not "
       "counted.");
-  out.sample("iot_elasticsearch_bulk_failures_total", "", sum(workers, [](const WorkerMetrics& w) {
+  out.sample("iot_elasticsearch_bulk_failures_total", "",
+             sum_over(workers, [](const WorkerMetrics& w) {
                return w.elasticsearch.request_failures.value();
              }));
   out.header("iot_elasticsearch_documents_total", "counter",
              "Documents by outcome in bulk responses.");
   const std::pair<std::string_view, std::uint64_t> outcomes[] = {
       {"created",
-       sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.created.value(); })},
+       sum_over(workers, [](const WorkerMetrics& w) { return w.elasticsearch.created.value(); })},
       {"duplicate",
-       sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.duplicates.value(); })},
+       sum_over(workers,
+                [](const WorkerMetrics& w) { return w.elasticsearch.duplicates.value(); })},
       {"retried",
-       sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.item_retries.value(); })},
+       sum_over(workers,
+                [](const WorkerMetrics& w) { return w.elasticsearch.item_retries.value(); })},
       {"dead_lettered",
-       sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.dead_lettered.value(); })},
+       sum_over(workers,
+                [](const WorkerMetrics& w) { return w.elasticsearch.dead_lettered.value(); })},
       {"too_large",
-       sum(workers, [](const WorkerMetrics& w) { return w.elasticsearch.too_large.value(); })},
+       sum_over(workers, [](const WorkerMetrics& w) { return w.elasticsearch.too_large.value(); })},
   };
   for (const auto& [outcome, value] : outcomes) {
     out.sample("iot_elasticsearch_documents_total", PrometheusWriter::label("outcome", outcome),
@@ -128,7 +126,7 @@ std::string render_metrics(std::span<const WorkerMetrics* const> workers,
       for (std::size_t c = 0; c < kCodeLabelCount; ++c) {
         const std::size_t index = (m * kPathLabelCount + p) * kCodeLabelCount + c;
         const auto value =
-            sum(workers, [&](const WorkerMetrics& w) { return w.requests[index].value(); });
+            sum_over(workers, [&](const WorkerMetrics& w) { return w.requests[index].value(); });
         if (value == 0) continue;
         const std::string code =
             c < kTrackedCodes.size() ? coap::code_text(kTrackedCodes[c]) : "other";
@@ -144,23 +142,23 @@ std::string render_metrics(std::span<const WorkerMetrics* const> workers,
   out.header("iot_coap_duplicates_total", "counter",
              "Retransmitted requests answered from the exchange cache, not processed again.");
   out.sample("iot_coap_duplicates_total", "",
-             sum(workers, [](const WorkerMetrics& w) { return w.duplicates.value(); }));
+             sum_over(workers, [](const WorkerMetrics& w) { return w.duplicates.value(); }));
   out.header("iot_coap_payload_bytes_total", "counter", "Request body bytes received on /events.");
   out.sample("iot_coap_payload_bytes_total", "",
-             sum(workers, [](const WorkerMetrics& w) { return w.payload_bytes.value(); }));
+             sum_over(workers, [](const WorkerMetrics& w) { return w.payload_bytes.value(); }));
   out.header("iot_events_accepted_total", "counter", "Events validated and stored.");
   out.sample("iot_events_accepted_total", "",
-             sum(workers, [](const WorkerMetrics& w) { return w.events_accepted.value(); }));
+             sum_over(workers, [](const WorkerMetrics& w) { return w.events_accepted.value(); }));
   out.header("iot_events_rejected_total", "counter",
              "Requests whose events were refused, by reason.");
   for (std::size_t r = 0; r < kRejectLabelCount; ++r) {
     out.sample("iot_events_rejected_total", PrometheusWriter::label("reason", kRejectNames[r]),
-               sum(workers, [&](const WorkerMetrics& w) { return w.rejected[r].value(); }));
+               sum_over(workers, [&](const WorkerMetrics& w) { return w.rejected[r].value(); }));
   }
   out.header("iot_sink_write_errors_total", "counter",
              "Failed writes to the sink (devices got 5.00).");
   out.sample("iot_sink_write_errors_total", "",
-             sum(workers, [](const WorkerMetrics& w) { return w.sink_write_errors.value(); }));
+             sum_over(workers, [](const WorkerMetrics& w) { return w.sink_write_errors.value(); }));
   out.header("iot_coap_request_duration_seconds", "histogram",
              "Time from a request reaching the collector's handler to its response.");
   metrics::LatencyHistogram::Snapshot durations;

@@ -61,6 +61,14 @@ struct WorkerMetrics {
   void count_deferred_answer(coap::Code code, std::uint64_t waited_ns);
 };
 
+// One value read from every worker, added up (at scrape or report time).
+template <typename Read>
+std::uint64_t sum_over(std::span<const WorkerMetrics* const> workers, Read read) {
+  std::uint64_t total = 0;
+  for (const auto* worker : workers) total += read(*worker);
+  return total;
+}
+
 struct ProcessState {
   bool ready;
   unsigned workers;

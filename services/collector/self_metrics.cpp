@@ -10,13 +10,6 @@ namespace {
 
 namespace json = boost::json;
 
-template <typename Read>
-std::uint64_t sum(std::span<const WorkerMetrics* const> workers, Read read) {
-  std::uint64_t total = 0;
-  for (const auto* worker : workers) total += read(*worker);
-  return total;
-}
-
 // Counters only grow; a smaller value can only mean a baseline from another process.
 std::uint64_t delta(std::uint64_t now, std::uint64_t before) {
   return now >= before ? now - before : now;
@@ -28,10 +21,6 @@ double mean_ms(const metrics::LatencyHistogram::Snapshot& now,
   const auto count = delta(now.count, before.count);
   if (count == 0) return 0;
   return (now.sum_seconds - before.sum_seconds) * 1000.0 / static_cast<double>(count);
-}
-
-std::int64_t epoch_ms(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
 }  // namespace
@@ -63,14 +52,16 @@ MetricTotals total_metrics(std::span<const WorkerMetrics* const> workers) {
     t.bulk_duration += worker->elasticsearch.request_duration.snapshot();
     t.acknowledgement_duration += worker->acknowledgement_duration.snapshot();
   }
-  t.duplicates = sum(workers, [](const WorkerMetrics& w) { return w.duplicates.value(); });
-  t.payload_bytes = sum(workers, [](const WorkerMetrics& w) { return w.payload_bytes.value(); });
+  t.duplicates = sum_over(workers, [](const WorkerMetrics& w) { return w.duplicates.value(); });
+  t.payload_bytes =
+      sum_over(workers, [](const WorkerMetrics& w) { return w.payload_bytes.value(); });
   t.events_accepted =
-      sum(workers, [](const WorkerMetrics& w) { return w.events_accepted.value(); });
+      sum_over(workers, [](const WorkerMetrics& w) { return w.events_accepted.value(); });
   t.sink_write_errors =
-      sum(workers, [](const WorkerMetrics& w) { return w.sink_write_errors.value(); });
+      sum_over(workers, [](const WorkerMetrics& w) { return w.sink_write_errors.value(); });
   const auto es = [&](auto member) {
-    return sum(workers, [&](const WorkerMetrics& w) { return (w.elasticsearch.*member).value(); });
+    return sum_over(workers,
+                    [&](const WorkerMetrics& w) { return (w.elasticsearch.*member).value(); });
   };
   t.bulk_requests = es(&elastic::BulkWriterStats::requests);
   t.bulk_failures = es(&elastic::BulkWriterStats::request_failures);
@@ -79,7 +70,7 @@ MetricTotals total_metrics(std::span<const WorkerMetrics* const> workers) {
   t.documents_retried = es(&elastic::BulkWriterStats::item_retries);
   t.documents_dead_lettered = es(&elastic::BulkWriterStats::dead_lettered);
   t.documents_too_large = es(&elastic::BulkWriterStats::too_large);
-  t.buffered_bytes = sum(workers, [](const WorkerMetrics& w) {
+  t.buffered_bytes = sum_over(workers, [](const WorkerMetrics& w) {
     return w.elasticsearch.buffered_bytes.load(std::memory_order_relaxed);
   });
   return t;
@@ -97,7 +88,7 @@ std::string SelfMetricsReporter::next_bulk_body(std::chrono::system_clock::time_
   const MetricTotals t = sources_.totals();
   const ProcessState state = sources_.state();
   const MetricTotals& b = baseline_;
-  const auto at_ms = epoch_ms(now);
+  const auto at_ms = event::epoch_ms(now);
   const double interval_s = std::chrono::duration<double>(now - baseline_at_).count();
   const json::object document{
       {"@timestamp", event::format_rfc3339_ms(at_ms)},

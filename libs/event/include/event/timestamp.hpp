@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,5 +15,10 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text);
 
 // Formats Unix epoch milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC, always 3 fraction digits).
 std::string format_rfc3339_ms(std::int64_t epoch_ms);
+
+// A system clock time as Unix epoch milliseconds (truncated), the unit the functions above use.
+inline std::int64_t epoch_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
 
 }  // namespace iot::event
