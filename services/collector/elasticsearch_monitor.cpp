@@ -85,10 +85,11 @@ void ElasticsearchMonitor::stop() {
 void ElasticsearchMonitor::install(std::size_t step) {
   const auto steps = install_steps(bootstrap_);
   if (step == steps.size()) {
+    // Writes open before the line is logged: whoever reads the log may send events at once.
+    bootstrapped_ = true;
     logging::info("elasticsearch bootstrap complete",
                   {{"data_stream", bootstrap_.data_stream},
                    {"policy", elastic::lifecycle_policy_name(bootstrap_)}});
-    bootstrapped_ = true;
     failures_ = 0;
     check_health();
     return;
