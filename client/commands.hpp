@@ -13,5 +13,6 @@ int run_incremental(int argc, const char* const* argv, const cli::Environment& e
 int run_simulate(int argc, const char* const* argv, const cli::Environment& env);
 int run_load(int argc, const char* const* argv, const cli::Environment& env);
 int run_verify(int argc, const char* const* argv, const cli::Environment& env);
+int run_probe(int argc, const char* const* argv, const cli::Environment& env);
 
 }  // namespace iot::client

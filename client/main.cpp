@@ -29,6 +29,8 @@ constexpr CommandEntry kCommands[] = {
      "load test: open loop --rate R or closed loop --concurrency C, with a report"},
     {"verify", iot::client::run_verify,
      "count a load run's events in Elasticsearch: missing and duplicated"},
+    {"probe", iot::client::run_probe,
+     "HTTP GET a URL, exit 0 on 2xx: health checks in the curl-less image"},
 };
 
 std::string usage() {

@@ -3,6 +3,7 @@
 // server, libcoap's coap-server-notls) so iotc's CoAP is not only tested against our own code.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { Collector, killAll } from './lib/collector.mjs';
 import { iotc, target, startNpmServer, startLibcoapServer } from './lib/iotc.mjs';
 
@@ -98,7 +99,7 @@ describe('iotc send', () => {
   });
 
   it('--help on every command, --version', async () => {
-    for (const command of ['health', 'send', 'incremental', 'simulate', 'load', 'verify']) {
+    for (const command of ['health', 'send', 'incremental', 'simulate', 'load', 'verify', 'probe']) {
       const r = await iotc([command, '--help']);
       assert.equal(r.status, 0);
       assert.match(r.stdout, new RegExp(`^Usage: iotc ${command}`));
@@ -164,5 +165,53 @@ describe('iotc simulate', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+// The container image has no curl: its health checks are `iotc probe` on the admin port.
+describe('iotc probe', () => {
+  /** An HTTP server on 127.0.0.1 that answers every request with `status`, or never answers. */
+  async function httpServer(status) {
+    const server = http.createServer((req, res) => {
+      if (status !== undefined) res.writeHead(status).end('not ready\n');
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.closeAllConnections() || server.close() };
+  }
+
+  it("exit 0 on the collector's /readyz 200, exit 1 on 404", async () => {
+    const ready = await iotc(['probe', c.adminUrl('/readyz')]);
+    assert.equal(ready.status, 0, ready.stderr);
+    assert.match(ready.stdout, /HTTP 200/);
+    const missing = await iotc(['probe', c.adminUrl('/no-such-path')]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /HTTP 404/);
+  });
+
+  it('exit 1 on 503, on a closed port and on a server that never answers (within --timeout-ms)', async () => {
+    const unavailable = await httpServer(503);
+    const silent = await httpServer(undefined);
+    try {
+      const r503 = await iotc(['probe', `${unavailable.url}/readyz`]);
+      assert.equal(r503.status, 1);
+      assert.match(r503.stderr, /HTTP 503 not ready/);
+      const started = Date.now();
+      const rSilent = await iotc(['probe', '--timeout-ms', '300', `${silent.url}/readyz`], { timeoutMs: 10_000 });
+      assert.equal(rSilent.status, 1);
+      assert.match(rSilent.stderr, /timeout/);
+      assert.ok(Date.now() - started < 5000, 'the deadline bounds the probe');
+    } finally {
+      unavailable.close();
+      silent.close();
+    }
+    const closed = await iotc(['probe', silent.url + '/readyz']);
+    assert.equal(closed.status, 1);
+    assert.match(closed.stderr, /refused/);
+  });
+
+  it('a URL without an explicit port is a usage error (exit 2), not a probe of port 9200', async () => {
+    const r = await iotc(['probe', 'http://127.0.0.1/readyz']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /host:port/);
   });
 });
