@@ -264,6 +264,7 @@ ParseResult parse_collector_config(int argc, const char* const* argv, const cli:
     es.nodes = std::move(*nodes);
     config.elasticsearch = std::move(es);
   }
+  config.unknown_environment = flags.unknown_environment(env);
   return config;
 }
 

@@ -83,6 +83,9 @@ struct CollectorConfig {
   // The Elasticsearch sink; set iff --elasticsearch-url (or its variable) is given, and then it is
   // the sink: file_sink keeps its default and is unused (--sink with it is a usage error).
   std::optional<ElasticsearchSinkConfig> elasticsearch;
+  // IOT_COLLECTOR_* variables that name no flag: main logs them as a warning (a typo in a chart or
+  // compose file would otherwise be silently ignored).
+  std::vector<std::string> unknown_environment;
 };
 
 // What main should do: run with a config, or exit with a status after printing text

@@ -239,6 +239,14 @@ int main(int argc, char** argv, char** envp) {
     logging::configure(config.log_format == collector::LogFormat::json ? logging::Format::json
                                                                        : logging::Format::text,
                        logging::parse_level(config.log_level));
+    if (!config.unknown_environment.empty()) {
+      std::string names;
+      for (const auto& name : config.unknown_environment) {
+        names += (names.empty() ? "" : ", ") + name;
+      }
+      logging::warn("ignoring environment variables that name no flag; a typo?",
+                    {{"variables", names}});
+    }
   } catch (const std::exception& e) {
     std::cerr << "iot-collector: " << e.what() << "\n";
     return 2;

@@ -238,6 +238,19 @@ FlagSet::Outcome FlagSet::parse(int argc, const char* const* argv, const Environ
   return Outcome::run;
 }
 
+std::vector<std::string> FlagSet::unknown_environment(const Environment& env) const {
+  std::vector<std::string> unknown;
+  if (env_prefix_.empty()) return unknown;
+  for (const auto& [name, value] : env) {
+    if (!name.starts_with(env_prefix_)) continue;
+    const bool known = std::any_of(flags_.begin(), flags_.end(), [&](const Flag& flag) {
+      return env_name_for(env_prefix_, flag.name) == name;
+    });
+    if (!known) unknown.push_back(name);
+  }
+  return unknown;  // std::map iterates in order
+}
+
 std::string FlagSet::help_text() const {
   std::string text = "Usage: " + program_ + " [flags]";
   if (!positional_usage_.empty()) text += " " + positional_usage_;

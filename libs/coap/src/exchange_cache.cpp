@@ -13,9 +13,9 @@ std::string ExchangeCache::key_of(const PeerAddress& peer, std::uint16_t message
 }
 
 std::optional<ExchangeCache::Hit> ExchangeCache::find(const PeerAddress& peer,
-                                                     std::uint16_t message_id,
-                                                     std::span<const std::uint8_t> token,
-                                                     Clock::time_point now) {
+                                                      std::uint16_t message_id,
+                                                      std::span<const std::uint8_t> token,
+                                                      Clock::time_point now) {
   evict_expired(now);
   const auto it = entries_.find(key_of(peer, message_id));
   if (it == entries_.end() || it->second.expires <= now) return std::nullopt;

@@ -364,5 +364,19 @@ TEST(FlagSet, ShortFlagDeclarationMistakesAreProgrammingErrors) {
   EXPECT_THROW(flags.set_positional("<a>", &args, 2, 1), std::invalid_argument);
 }
 
+TEST(FlagSet, UnknownEnvironmentNamesVariablesWithThePrefixThatNameNoFlag) {
+  std::string value;
+  bool on = false;
+  FlagSet flags("prog", "summary", "PROG_");
+  flags.add("bulk-max-docs", "N", "help", "1", [&](std::string_view v) { value = v; });
+  flags.add_bool("gzip", "help", &on);
+  const Environment env{{"PROG_BULK_MAX_DOCS", "5"}, {"PROG_BULK_MAX_DOC", "5"},
+                        {"PROG_GZIP", "true"},       {"PROG_PORT", "udp://10.0.0.1:5683"},
+                        {"OTHER_THING", "x"},        {"PROG", "no underscore"}};
+  EXPECT_EQ(flags.unknown_environment(env),
+            (std::vector<std::string>{"PROG_BULK_MAX_DOC", "PROG_PORT"}));
+  EXPECT_TRUE(flags.unknown_environment({{"PROG_GZIP", "1"}}).empty());
+}
+
 }  // namespace
 }  // namespace iot::cli

@@ -128,9 +128,9 @@ TEST(AppendBulkCreate, LinesParseWithTheDocumentedFields) {
   const json::object document = json::parse(lines[1]).as_object();
   std::vector<std::string> keys;
   for (const auto& member : document) keys.emplace_back(member.key());
-  EXPECT_EQ(keys, (std::vector<std::string>{"@timestamp", "namespace", "sender", "origin",
-                                            "payload", "value_number", "timestamp", "received_at",
-                                            "collector"}));
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"@timestamp", "namespace", "sender", "origin", "payload",
+                                      "value_number", "timestamp", "received_at", "collector"}));
   EXPECT_EQ(document.at("payload"), json::value(sample_event().payload));
   EXPECT_EQ(document.at("received_at"), "2026-11-22T10:00:01.500Z");
 }

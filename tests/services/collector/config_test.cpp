@@ -123,6 +123,18 @@ TEST(CollectorConfig, Defaults) {
   EXPECT_FALSE(c.elasticsearch.has_value());
 }
 
+TEST(CollectorConfig, EnvironmentVariablesThatNameNoFlagAreReportedNotFatal) {
+  const CollectorConfig c =
+      config_of({}, {{"IOT_COLLECTOR_MAX_BATCH", "7"}, {"IOT_COLLECTOR_BULK_MAX_DOC", "10"}});
+  EXPECT_EQ(c.max_batch, 7U);
+  EXPECT_EQ(c.unknown_environment, std::vector<std::string>{"IOT_COLLECTOR_BULK_MAX_DOC"});
+  // Every flag's variable is known, the *_FILE spellings of the secrets included.
+  const std::string key_file = write_file("unknown-env-api-key", "id:key");
+  EXPECT_TRUE(config_of({}, {{"IOT_COLLECTOR_ELASTICSEARCH_API_KEY_FILE", key_file},
+                             {"IOT_COLLECTOR_ELASTICSEARCH_URL", "http://es:9200"}})
+                  .unknown_environment.empty());
+}
+
 TEST(CollectorConfig, ElasticsearchDefaults) {
   const CollectorConfig c = config_of({"--elasticsearch-url", "http://es:9200"});
   ASSERT_TRUE(c.elasticsearch.has_value());

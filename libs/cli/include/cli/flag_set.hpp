@@ -57,6 +57,12 @@ class FlagSet {
 
   std::string help_text() const;
 
+  // Variables in `env` that carry this set's prefix but name no flag, sorted: most likely a typo
+  // ("..._BULK_MAX_DOC"), which would otherwise be ignored without a word. Not an error, because
+  // the prefix is not ours alone: Kubernetes injects <SERVICE>_PORT and <SERVICE>_SERVICE_HOST
+  // for a Service whose name happens to start the same way.
+  std::vector<std::string> unknown_environment(const Environment& env) const;
+
  private:
   struct Flag {
     std::string name, value_name, help, default_text;
