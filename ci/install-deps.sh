@@ -15,6 +15,15 @@ packages=(
   openssl
   # headless Chromium renders iotc's HTML load report in its test
   chromium
+  # Deployment checks (tests/deploy): a helm template renderer built offline with Go from Debian's
+  # sprig and sigs.k8s.io/yaml; docker-compose 1.29 validates docker-compose.yml without an engine;
+  # python3-jsonschema checks it against the compose specification; shellcheck lints the scripts
+  golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
+  docker-compose python3-jsonschema python3-yaml shellcheck
+  # the pipelines test runs ci/lint.sh format, the CI lint job's clang-format check
+  clang-format
+  # busybox sh: the dashboards import script runs in a curl image whose only shell is busybox
+  busybox
 )
 
 missing=()
@@ -36,7 +45,9 @@ if ((${#missing[@]})); then
 fi
 
 # The lock files pin every npm package; `npm ci` reinstalls only when a lock changed.
-for folder in tests/integration tests/elastic-spec; do
+shopt -s nullglob
+for lock in tests/*/package-lock.json tests/deploy/*/package-lock.json; do
+  folder=$(dirname "$lock")
   stamp=$folder/node_modules/.package-lock.json
   if [[ ! -f $stamp || $folder/package-lock.json -nt $stamp ]]; then
     npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error
