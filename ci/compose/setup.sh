@@ -30,6 +30,10 @@ check_password() {
   esac
   # Elasticsearch refuses passwords shorter than 6 characters.
   [ "${#2}" -ge 6 ] || die "$1 must have at least 6 characters"
+  # A stack started with .env.example's placeholders would have passwords anyone can read.
+  case $2 in
+    CHANGE-ME*) die "$1 is still the placeholder from .env.example: set a password of your own in .env" ;;
+  esac
 }
 check_password ELASTIC_PASSWORD "$ELASTIC_PASSWORD"
 check_password KIBANA_PASSWORD "$KIBANA_PASSWORD"

@@ -332,6 +332,14 @@ describe('compose scripts', () => {
       assert.equal(fs.existsSync(path.join(tmp, 'secrets2/collector-password')), false);
     });
 
+    it(".env.example's CHANGE-ME placeholders are refused before anything is set up", async () => {
+      const before = requests.length;
+      const r = await setup({ ES_URL: url, ELASTIC_PASSWORD: users.elastic, KIBANA_PASSWORD: 'kibana-pw', COLLECTOR_PASSWORD: 'CHANGE-ME-collector-password', SECRETS_DIR: path.join(tmp, 'secrets4'), WAIT_SECONDS: '10' });
+      assert.equal(r.status, 1);
+      assert.match(r.err, /COLLECTOR_PASSWORD is still the placeholder/);
+      assert.equal(requests.length, before, 'no request reached Elasticsearch');
+    });
+
     it('gives up after WAIT_SECONDS when Elasticsearch is not there', async () => {
       const closed = http.createServer();
       await new Promise((r) => closed.listen(0, '127.0.0.1', r));
