@@ -137,7 +137,11 @@ function gitlabProblems(doc) {
   expect(!buildTest.cache, "build-test caches");
   expect(/^bash ci\/lint\.sh\b/m.test(scriptText(job("lint"))), "lint does not run ci/lint.sh");
   expect(/^bash ci\/lint\.sh tidy$/m.test(scriptText(job("clang-tidy"))), "clang-tidy does not run ci/lint.sh tidy");
-  expect(!job("clang-tidy").allow_failure, "clang-tidy may fail");
+  // Report-only until the tree's existing findings are fixed (ci/README.md); everything else must pass.
+  expect(job("clang-tidy").allow_failure === true, "clang-tidy is not report-only");
+  for (const name of ["build-test", "lint", "helm-lint", "kubeconform", "image-build", "e2e", "deploy-staging"]) {
+    expect(!job(name).allow_failure, `${name} may fail`);
+  }
   expect(/ci\/lint\.sh chart/.test(scriptText(job("helm-lint"))), "helm-lint does not run ci/lint.sh chart");
   expect(/ci\/lint\.sh kubeconform/.test(scriptText(job("kubeconform"))) && needNames(job("kubeconform")).includes("helm-lint"), "kubeconform does not validate helm-lint's output");
 
@@ -225,6 +229,7 @@ test("GitLab: the job graph keeps its promises, and each broken promise is repor
     "tagged by ref only": (d) => { d["image-build"].variables.COMMIT_SHA = "$CI_COMMIT_REF_SLUG"; },
     "no dotenv digest": (d) => { delete d["image-build"].artifacts; },
     "build-test skips ci/test.sh": (d) => { d["build-test"].script = ["cmake --preset release"]; },
+    "lint allowed to fail": (d) => { d.lint.allow_failure = true; },
     "production automatic": (d) => { d["deploy-production"].rules = [{ if: "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" }]; },
     "deploy interruptible": (d) => { d[".deploy"].interruptible = true; },
     "deploy without tests": (d) => { d["deploy-staging"].needs = [{ job: "image-build", artifacts: true }]; },
@@ -285,7 +290,10 @@ function githubProblems(doc) {
   expect(/^bash ci\/test\.sh$/m.test(runs("build-test")) && jobs["build-test"].container === "debian:12", "build-test does not run ci/test.sh on debian:12");
   expect(jobs["build-test"].steps.some((s) => s.if === "failure()" && /LastTest\.log/.test(s.with?.path ?? "")), "build-test keeps no ctest log on failure");
   expect(/^bash ci\/lint\.sh\b/m.test(runs("lint")), "lint does not run ci/lint.sh");
-  expect(/^bash ci\/lint\.sh tidy$/m.test(runs("clang-tidy")) && !jobs["clang-tidy"]["continue-on-error"], "clang-tidy is not a must-pass ci/lint.sh tidy job");
+  expect(/^bash ci\/lint\.sh tidy$/m.test(runs("clang-tidy")) && jobs["clang-tidy"]["continue-on-error"] === true, "clang-tidy is not a report-only ci/lint.sh tidy job");
+  for (const name of ["build-test", "lint", "chart-lint", "image-build", "e2e", "deploy-staging", "deploy-production"]) {
+    expect(!jobs[name]["continue-on-error"], `${name} may fail`);
+  }
 
   const image = jobs["image-build"];
   const buildStep = image.steps.find((s) => /ci\/image-build\.sh/.test(s.run ?? ""));
@@ -354,6 +362,7 @@ test("GitHub: the job graph and permissions keep their promises, and each broken
     "unpinned action": (d) => { d.jobs.lint.steps[1].uses = "actions/checkout@main"; },
     "e2e before the image": (d) => { d.jobs.e2e.needs = []; },
     "build-test skips ci/test.sh": (d) => { d.jobs["build-test"].steps[2].run = "cmake --preset release"; },
+    "e2e allowed to fail": (d) => { d.jobs.e2e["continue-on-error"] = true; },
   };
   for (const [what, mutate] of Object.entries(mutations)) {
     const copy = structuredClone(doc);
