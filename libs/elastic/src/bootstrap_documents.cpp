@@ -112,7 +112,11 @@ std::string dead_letter_template_body(const BootstrapSettings& settings) {
            {"@timestamp", field("date")},
            {"received_at", field("date")},
            {"event", field("text")},
-           {"error", {{"properties", {{"status", field("integer")}, {"reason", field("text")}}}}},
+           // reason: text to search in, plus a keyword sub-field so Kibana can group by it.
+           {"error",
+            {{"properties",
+              {{"status", field("integer")},
+               {"reason", {{"type", "text"}, {"fields", {{"keyword", keyword()}}}}}}}}},
            {"collector", field("keyword")},
            {"namespace", field("keyword")},
            {"sender", field("keyword")},

@@ -108,7 +108,7 @@ describe('the committed saved objects', () => {
     assert.ok(['average', 'value_number', 'sender', 'payload.type'].every((f) => lensFields('iot-events-values-by-sender').includes(f)));
     assert.ok(['sender', 'max', '@timestamp'].every((f) => lensFields('iot-events-top-senders').includes(f)));
     assert.ok(lensFields('iot-events-rejected-per-second').includes('events.rejected'));
-    assert.ok(lensFields('iot-events-dead-letters-by-status').includes('error.status'));
+    assert.ok(lensFields('iot-events-dead-letters-by-reason').includes('error.reason.keyword'));
     assert.equal(objects.find((o) => o.id === 'iot-events-latest').type, 'search');
     const board = objects.find((o) => o.type === 'dashboard');
     const controls = Object.values(JSON.parse(board.attributes.controlGroupInput.panelsJSON));
@@ -221,7 +221,7 @@ describe('the checker fails a copy with', () => {
     assertCaught(problems, /timeFieldName: field "error.status" \(integer\) in iot-events-dlq is not a date/);
   });
   test('a terms split on a text field (error.reason is not aggregatable)', () => {
-    assertCaught(checkMutated((c) => (layerOf(find(c, 'iot-events-dead-letters-by-status')).columns.split.sourceField = 'error.reason')), /"error.reason" \(text\).*not aggregatable/);
+    assertCaught(checkMutated((c) => (layerOf(find(c, 'iot-events-dead-letters-by-reason')).columns.split.sourceField = 'error.reason')), /"error.reason" \(text\).*not aggregatable/);
   });
   test('an average of a keyword field', () => {
     assertCaught(checkMutated((c) => (layerOf(find(c, 'iot-events-values-by-sender')).columns.y0.sourceField = 'value_text')), /"value_text" \(keyword\).*not numeric/);

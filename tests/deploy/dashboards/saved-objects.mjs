@@ -395,15 +395,14 @@ function eventsObjects() {
     ],
     yTitle: 'events/s',
   });
-  // error.reason is a text field in the dead-letter template (not aggregatable), so the chart
-  // splits by the HTTP status and the dead-letter table beside it shows each reason.
-  const deadLetters = timeChart('iot-events-dead-letters-by-status', {
-    title: 'Dead letters by error status',
-    description: 'Documents written to iot-events-dlq, split by the status Elasticsearch refused them with.',
+  // error.reason is text (searchable); its keyword sub-field is what a chart can group by.
+  const deadLetters = timeChart('iot-events-dead-letters-by-reason', {
+    title: 'Dead letters by reason',
+    description: 'Documents written to iot-events-dlq, split by the reason Elasticsearch refused them with.',
     dataView: DATA_VIEW.dlq,
     seriesType: 'bar_stacked',
     metrics: [count('Dead letters')],
-    split: (order) => terms('error.status', 'Status', order, { dataType: 'number' }),
+    split: (order) => terms('error.reason.keyword', 'Reason', order),
     yTitle: 'dead letters',
   });
   const latest = savedSearch('iot-events-latest', {

@@ -156,7 +156,9 @@ TEST(DeadLetterTemplateTest, FieldMappings) {
   EXPECT_EQ(at(properties, {"received_at"}), mapping("date"));
   EXPECT_EQ(at(properties, {"event"}), mapping("text"));
   EXPECT_EQ(at(properties, {"error", "properties", "status"}), mapping("integer"));
-  EXPECT_EQ(at(properties, {"error", "properties", "reason"}), mapping("text"));
+  EXPECT_EQ(at(properties, {"error", "properties", "reason", "type"}), "text");
+  EXPECT_EQ(at(properties, {"error", "properties", "reason", "fields", "keyword"}),
+            parse(R"({"type":"keyword","ignore_above":1024})"));
   for (const std::string_view name : {"collector", "namespace", "sender"}) {
     EXPECT_EQ(at(properties, {name}), mapping("keyword")) << name;
   }

@@ -38,7 +38,8 @@ std::string index_template_body(const BootstrapSettings& settings);
 
 // Body of PUT _index_template/<data_stream>-dlq: @timestamp and received_at date; event: text
 // (the original event as a string, so it can never be rejected again for its content);
-// error.status: integer; error.reason: text; collector, namespace, sender: keyword. Same policy.
+// error.status: integer; error.reason: text with a keyword sub-field (error.reason.keyword, to
+// group by); collector, namespace, sender: keyword. Same policy.
 std::string dead_letter_template_body(const BootstrapSettings& settings);
 
 // Body of PUT _index_template/<data_stream>-collector: the self-metrics documents. @timestamp
