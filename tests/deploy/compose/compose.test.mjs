@@ -215,6 +215,7 @@ describe('docker-compose.yml', () => {
     for (const s of [setup, dash]) assert.equal(s.image, 'curlimages/curl:8.11.1');
     assert.deepEqual(setup.entrypoint, ['/bin/sh', '/compose/setup.sh']);
     assert.ok(volumes(setup).some((v) => path.resolve(v.source) === path.join(SOURCE_DIR, 'ci/compose') && v.target === '/compose' && v.read_only));
+    assert.ok(volumes(setup).some((v) => path.resolve(v.source) === path.join(SOURCE_DIR, 'helm/iot-telemetry/files') && v.target === '/chart-files' && v.read_only));
     assert.deepEqual(dash.entrypoint, ['/bin/sh', '/dashboards/import.sh']);
     const m = volumes(dash).find((v) => v.target === '/dashboards');
     assert.equal(path.resolve(m.source), path.join(SOURCE_DIR, 'helm/iot-telemetry/dashboards'));
@@ -295,7 +296,9 @@ describe('compose scripts', () => {
 
     function setup(env) {
       return new Promise((resolve) => {
-        const p = spawn('busybox', ['sh', SETUP_SH], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        // The chart's setup script as docker-compose mounts it at /chart-files.
+        const ELASTICSEARCH_SETUP = path.join(SOURCE_DIR, 'helm/iot-telemetry/files/elasticsearch-setup.sh');
+        const p = spawn('busybox', ['sh', SETUP_SH], { env: { PATH: process.env.PATH, ELASTICSEARCH_SETUP, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
         let err = '';
         p.stderr.on('data', (d) => (err += d));
         p.on('close', (status) => resolve({ status, err }));
