@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl procps
-  # libcoap 4.3.1: headers (OpenSSL build) and the coap-client-*/coap-server-* tools tests use
-  libcoap3-dev libcoap3-bin
+  # libcoap 4.3.1 tools: coap-client-notls is the reference CoAP peer of the tests, coap-server-notls
+  # the baseline of the benchmark harness
+  libcoap3-bin
   # Boost 1.81: the default 1.74 has no Boost.JSON
   libboost1.81-dev libboost-json1.81-dev
   libspdlog-dev libssl-dev libxxhash-dev zlib1g-dev libgtest-dev libgmock-dev

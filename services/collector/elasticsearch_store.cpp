@@ -31,6 +31,7 @@ std::optional<coap::Response> ElasticsearchStore::store(std::vector<std::string>
     return coap::Response(coap::Code::created);
   }
   auto pending = coap::defer(request);
+  metrics_.events_accepted.add(documents.size());
   const auto group = writer_.write(std::move(documents), true);
   waiting_.emplace(group, Waiting{std::move(pending), std::chrono::steady_clock::now()});
   return std::nullopt;

@@ -19,6 +19,8 @@ class EventStore {
   // answers once the events are stored.
   virtual std::optional<coap::Response> store(std::vector<std::string> documents,
                                               const coap::Request& request) = 0;
+  // The server finished handling one batch of datagrams; their answers go out next.
+  virtual void end_of_batch() {}
   // At shutdown: finishes all work and answers every waiting device, then runs `done` on the
   // worker's thread.
   virtual void drain(std::function<void()> done) = 0;

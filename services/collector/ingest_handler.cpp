@@ -93,14 +93,13 @@ std::optional<Response> IngestHandler::post_events(const coap::Request& request)
   }
   metrics_.payload_bytes.add(request.payload.size());
 
+  // The server reads max-payload plus room for the header whole: a datagram cut short had a
+  // body over the limit.
+  if (request.maybe_truncated) {
+    metrics_.rejected[static_cast<std::size_t>(RejectLabel::payload_too_large)].add();
+    return too_large(settings_.max_payload);
+  }
   if (!request.block1) {
-    if (request.maybe_truncated) {
-      auto response = too_large(settings_.max_payload);
-      response.payload = "datagram of " + std::to_string(coap::kMaxDatagramBytes) +
-                         "+ bytes may be cut short; send larger bodies with Block1";
-      metrics_.rejected[static_cast<std::size_t>(RejectLabel::payload_too_large)].add();
-      return response;
-    }
     if (request.payload.size() > settings_.max_payload) {
       metrics_.rejected[static_cast<std::size_t>(RejectLabel::payload_too_large)].add();
       return too_large(settings_.max_payload);
@@ -154,7 +153,8 @@ std::optional<Response> IngestHandler::store(std::string_view body, const coap::
     event::append_bulk_create(documents[i], result.events[i], context);
   }
   auto answer = store_.store(std::move(documents), request);
-  if (!answer || answer->code == Code::created) metrics_.events_accepted.add(result.events.size());
+  // A store that defers its answer counts the events it accepts itself.
+  if (answer && answer->code == Code::created) metrics_.events_accepted.add(result.events.size());
   return answer;
 }
 

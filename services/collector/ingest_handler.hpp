@@ -30,6 +30,7 @@ class IngestHandler final : public coap::RequestHandler {
                 const std::atomic<bool>& draining);
 
   std::optional<coap::Response> handle(const coap::Request& request) override;
+  void end_of_batch() override { store_.end_of_batch(); }
 
  private:
   std::optional<coap::Response> route(const coap::Request& request, PathLabel path);

@@ -2,6 +2,7 @@
 // owns the process life cycle (signals, drain, shutdown deadline).
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -113,7 +114,6 @@ int run(const CollectorConfig& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  coap::Library coap_library(logging::enabled(logging::Level::trace));
   std::atomic<bool> draining{false};
   std::atomic<bool> serving{false};
 
@@ -122,6 +122,9 @@ int run(const CollectorConfig& config) {
   coap_options.host = config.listen.host;
   coap_options.port = config.listen.port;
   coap_options.paths = {"events", "health"};
+  // A body up to --max-payload fits one datagram (with room for the header and options), also
+  // beyond an Ethernet frame: IP fragments it, and devices on a LAN send such datagrams.
+  coap_options.max_datagram_bytes = std::max<std::size_t>(config.max_payload, 1024) + 1024;
 
   std::unique_ptr<ElasticsearchMonitor> monitor;
   std::vector<std::unique_ptr<Worker>> workers;

@@ -14,7 +14,14 @@ Worker::Worker(unsigned index, const coap::ServerOptions& coap_options,
     : index_(index),
       store_(make_store(io_, metrics_)),
       handler_(settings, *store_, metrics_, draining) {
-  server_.emplace(coap_options, handler_, metrics_.duplicates);
+  coap::ServerOptions options = coap_options;
+  // Answers completed by a bulk response go out together, one system call per 64.
+  options.request_flush = [this] {
+    boost::asio::post(io_, [this] {
+      if (server_) server_->flush();
+    });
+  };
+  server_.emplace(options, handler_, metrics_.duplicates);
 }
 
 Worker::~Worker() {
@@ -36,8 +43,8 @@ std::future<void> Worker::stop(std::chrono::steady_clock::time_point deliver_by)
 }
 
 void Worker::stop_when_delivered(std::chrono::steady_clock::time_point deliver_by) {
-  // libcoap offers no completion callback for its queues: look again every few milliseconds,
-  // bounded by deliver_by.
+  // The server offers no completion callback for its unacknowledged answers: look again every
+  // few milliseconds, bounded by deliver_by.
   if (!server_->has_pending_sends() || std::chrono::steady_clock::now() >= deliver_by) {
     io_.stop();
     return;
@@ -53,8 +60,8 @@ void Worker::join() {
 }
 
 void Worker::run() {
-  // libcoap's epoll fd is readable whenever a datagram or one of its timers is due: waiting on it
-  // lets libcoap and asio timers/sockets share this one thread.
+  // The server's event fd is readable whenever a datagram or a retransmission is due: waiting on
+  // it lets the CoAP endpoint and asio timers/sockets share this one thread.
   boost::asio::posix::stream_descriptor coap_events(io_, server_->event_fd());
   std::function<void()> wait_for_coap, process_coap;
   wait_for_coap = [&] {
@@ -77,7 +84,7 @@ void Worker::run() {
   } catch (const std::exception& e) {
     logging::error("worker failed", {{"worker", index_}, {"error", e.what()}});
   }
-  // The descriptor belongs to libcoap: release it rather than let asio close it.
+  // The descriptor belongs to the server: release it rather than let asio close it.
   coap_events.release();
   // Timers and exchanges of the store belong to this loop and to the server: free it first.
   store_.reset();

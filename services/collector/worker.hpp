@@ -35,7 +35,7 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   void start();
-  // Asks the worker to finish: drains its store (answering every waiting device), lets libcoap
+  // Asks the worker to finish: drains its store (answering every waiting device), lets the server
   // deliver those answers until `deliver_by`, then frees the store and the CoAP context on its own
   // thread. The future becomes ready when it has. An answer still undelivered at `deliver_by`
   // (a device that went away) is given up: its events are stored, and the device's retry at

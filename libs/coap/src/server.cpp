@@ -1,97 +1,117 @@
 #include "coap/server.hpp"
 
-#include <coap3/coap.h>
 #include <netdb.h>
-#include <poll.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 #include <unordered_set>
 #include <vector>
 
 #include "coap/exchange_cache.hpp"
+#include "coapwire/message.hpp"
 #include "logging/log.hpp"
-#include "socket_options.hpp"
+#include "outgoing_confirmables.hpp"
 
 namespace iot::coap {
 namespace {
 
-static_assert(kMaxDatagramBytes == COAP_RXBUFFER_SIZE);
+using coapwire::MessageType;
+using detail::SocketAddress;
 
-// A burst of datagrams is drained in one wake-up, but bounded so a flood on one worker cannot
-// starve its timers and the other work on its event loop.
-constexpr int kMaxDatagramsPerWakeup = 64;
+// Datagrams taken per receive call and answers sent per send call. Also the bound on one
+// process() call, so a flood on one worker cannot starve its timers and the other work on its
+// event loop.
+constexpr std::size_t kBatch = 64;
 
-void log_from_libcoap(coap_log_t level, const char* message) {
-  std::string_view text(message);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-  const auto our_level = level <= LOG_ERR       ? logging::Level::error
-                         : level <= LOG_WARNING ? logging::Level::warn
-                         : level <= LOG_INFO    ? logging::Level::info
-                                                : logging::Level::debug;
-  logging::write(our_level, "libcoap", {{"detail", text}});
-}
+// Owns one file descriptor and closes it once.
+class FileDescriptor {
+ public:
+  FileDescriptor() = default;
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  void reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
 
-Method method_of(coap_pdu_code_t code) {
-  switch (code) {
-    case COAP_REQUEST_CODE_GET:
+ private:
+  int fd_ = -1;
+};
+
+Method method_of(coapwire::Code code) {
+  switch (code.detail) {
+    case 1:
       return Method::get;
-    case COAP_REQUEST_CODE_POST:
+    case 2:
       return Method::post;
-    case COAP_REQUEST_CODE_PUT:
+    case 3:
       return Method::put;
-    case COAP_REQUEST_CODE_DELETE:
+    case 4:
       return Method::del;
-    case COAP_REQUEST_CODE_FETCH:
+    case 5:
       return Method::fetch;
-    case COAP_REQUEST_CODE_PATCH:
+    case 6:
       return Method::patch;
-    case COAP_REQUEST_CODE_IPATCH:
+    case 7:
       return Method::ipatch;
     default:
       return Method::other;
   }
 }
 
-constexpr coap_request_t kAllMethods[] = {
-    COAP_REQUEST_GET,   COAP_REQUEST_POST,  COAP_REQUEST_PUT,   COAP_REQUEST_DELETE,
-    COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH};
-
-std::optional<std::uint64_t> uint_option(const coap_pdu_t* pdu, coap_option_num_t number) {
-  coap_opt_iterator_t iterator;
-  const coap_opt_t* option = coap_check_option(pdu, number, &iterator);
-  if (option == nullptr) return std::nullopt;
-  return coap_decode_var_bytes8(coap_opt_value(option), coap_opt_length(option));
+// Critical options (odd numbers, RFC 7252 §5.4.1) this server understands or may safely ignore;
+// any other critical option in a request is answered 4.02 Bad Option.
+bool is_known_critical(std::uint16_t number) {
+  namespace o = coapwire::options;
+  switch (number) {
+    case o::kIfMatch:
+    case o::kUriHost:
+    case o::kIfNoneMatch:
+    case o::kUriPort:
+    case o::kUriPath:
+    case o::kUriQuery:
+    case o::kAccept:
+    case o::kBlock2:
+    case o::kBlock1:
+      return true;
+    default:
+      return false;
+  }
 }
 
-PeerAddress peer_of(const coap_address_t* address) {
+constexpr std::uint16_t kProxyUri = 35;
+constexpr std::uint16_t kProxyScheme = 39;
+
+PeerAddress peer_of(const SocketAddress& address) {
   PeerAddress peer;
-  if (address == nullptr) return peer;
-  if (address->addr.sa.sa_family == AF_INET) {
+  if (address.storage.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(address.storage);
     peer.bytes[0] = AF_INET;
-    std::memcpy(&peer.bytes[1], &address->addr.sin.sin_port, 2);
-    std::memcpy(&peer.bytes[3], &address->addr.sin.sin_addr, 4);
+    std::memcpy(&peer.bytes[1], &in.sin_port, 2);
+    std::memcpy(&peer.bytes[3], &in.sin_addr, 4);
     peer.length = 7;
-  } else if (address->addr.sa.sa_family == AF_INET6) {
+  } else if (address.storage.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(address.storage);
     peer.bytes[0] = AF_INET6;
-    std::memcpy(&peer.bytes[1], &address->addr.sin6.sin6_port, 2);
-    std::memcpy(&peer.bytes[3], &address->addr.sin6.sin6_addr, 16);
+    std::memcpy(&peer.bytes[1], &in6.sin6_port, 2);
+    std::memcpy(&peer.bytes[3], &in6.sin6_addr, 16);
     peer.length = 19;
   }
   return peer;
-}
-
-// Size of the PDU as received: header, token, options, payload marker and payload.
-std::size_t pdu_size(const coap_pdu_t* pdu, const coap_bin_const_t& token,
-                     std::size_t payload_length) {
-  std::size_t size = 4 + token.length + (payload_length > 0 ? 1 + payload_length : 0);
-  coap_opt_iterator_t iterator;
-  coap_option_iterator_init(pdu, &iterator, COAP_OPT_ALL);
-  while (coap_opt_t* option = coap_option_next(&iterator)) size += coap_opt_size(option);
-  return size;
 }
 
 Response unavailable() {
@@ -100,28 +120,7 @@ Response unavailable() {
   return response;
 }
 
-void add_uint_option(coap_pdu_t* pdu, coap_option_num_t number, std::uint64_t value) {
-  std::uint8_t buffer[8];
-  const unsigned length = coap_encode_var_safe8(buffer, sizeof buffer, value);
-  coap_add_option(pdu, number, length, buffer);
-}
-
-// Options must be added in ascending option number order.
-void write_response(const Response& response, coap_pdu_t* pdu) {
-  coap_pdu_set_code(pdu, static_cast<coap_pdu_code_t>(response.code));
-  if (response.content_format) {
-    add_uint_option(pdu, COAP_OPTION_CONTENT_FORMAT, *response.content_format);
-  }
-  if (response.max_age) add_uint_option(pdu, COAP_OPTION_MAXAGE, *response.max_age);
-  if (response.block1) add_uint_option(pdu, COAP_OPTION_BLOCK1, response.block1->encode());
-  if (response.size1) add_uint_option(pdu, COAP_OPTION_SIZE1, *response.size1);
-  if (!response.payload.empty()) {
-    coap_add_data(pdu, response.payload.size(),
-                  reinterpret_cast<const std::uint8_t*>(response.payload.data()));
-  }
-}
-
-coap_address_t resolve(const std::string& host, unsigned short port) {
+SocketAddress resolve(const std::string& host, unsigned short port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
@@ -132,10 +131,9 @@ coap_address_t resolve(const std::string& host, unsigned short port) {
   if (rc != 0 || found == nullptr) {
     throw std::runtime_error("cannot resolve '" + host + "': " + gai_strerror(rc));
   }
-  coap_address_t address;
-  coap_address_init(&address);
-  address.size = found->ai_addrlen;
-  std::memcpy(&address.addr, found->ai_addr, found->ai_addrlen);
+  SocketAddress address;
+  address.length = found->ai_addrlen;
+  std::memcpy(&address.storage, found->ai_addr, found->ai_addrlen);
   freeaddrinfo(found);
   return address;
 }
@@ -145,249 +143,480 @@ std::string display_address(const std::string& host, unsigned short port) {
          std::to_string(port);
 }
 
+std::runtime_error listen_error(const std::string& where, int error) {
+  return std::runtime_error("coap listen " + where + ": " + std::strerror(error));
+}
+
+// The wire form of an answer: header, token, options in ascending order, payload.
+void encode_response(MessageType type, std::uint16_t message_id, const coapwire::Token& token,
+                     const Response& response, coapwire::Message& scratch,
+                     std::vector<std::uint8_t>& out) {
+  scratch.clear();
+  scratch.type = type;
+  scratch.code = coapwire::Code::from_raw(static_cast<std::uint8_t>(response.code));
+  scratch.message_id = message_id;
+  scratch.token = token;
+  if (response.content_format) scratch.set_content_format(*response.content_format);
+  if (response.max_age) scratch.add_uint_option(coapwire::options::kMaxAge, *response.max_age);
+  if (response.block1)
+    scratch.add_uint_option(coapwire::options::kBlock1, response.block1->encode());
+  if (response.size1) scratch.set_size1(*response.size1);
+  scratch.payload.assign(response.payload.begin(), response.payload.end());
+  coapwire::encode(scratch, out);
+}
+
 }  // namespace
 
 void ensure_udp_port_free(const std::string& host, unsigned short port) {
   if (port == 0) return;
-  const coap_address_t address = resolve(host, port);
-  const int fd = ::socket(address.addr.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;  // the real bind will report the problem
-  const int rc = ::bind(fd, &address.addr.sa, address.size);
-  const int error = errno;
-  ::close(fd);
-  if (rc != 0 && error == EADDRINUSE) {
-    throw std::runtime_error("coap listen " + display_address(host, port) + ": " +
-                             std::strerror(error));
+  const SocketAddress address = resolve(host, port);
+  const FileDescriptor probe(::socket(address.storage.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (probe.get() < 0) return;  // the real bind will report the problem
+  if (::bind(probe.get(), address.get(), address.length) != 0 && errno == EADDRINUSE) {
+    throw listen_error(display_address(host, port), EADDRINUSE);
   }
+}
+
+unsigned short pick_free_udp_port(const std::string& host) {
+  const SocketAddress address = resolve(host, 0);
+  const std::string where = display_address(host, 0);
+  const FileDescriptor probe(::socket(address.storage.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (probe.get() < 0) throw listen_error(where, errno);
+  SocketAddress bound;
+  bound.length = sizeof bound.storage;
+  if (::bind(probe.get(), address.get(), address.length) != 0 ||
+      ::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&bound.storage), &bound.length) != 0) {
+    throw listen_error(where, errno);
+  }
+  const PeerAddress peer = peer_of(bound);
+  return static_cast<unsigned short>((unsigned{peer.bytes[1]} << 8) | peer.bytes[2]);
 }
 
 struct ExchangeOrigin {
   Server::Impl* server;
-  coap_session_t* session;
-  std::span<const std::uint8_t> token;
+  const SocketAddress* address;
+  const coapwire::Token* token;
   mutable bool deferred = false;
 };
 
 struct PendingExchange::State {
-  Server::Impl* server;     // nullptr once the server is gone
-  coap_session_t* session;  // a reference we hold until the answer is sent
+  Server::Impl* server;  // nullptr once answered or once the server is gone
+  SocketAddress address;
   PeerAddress peer;
   std::uint16_t message_id;
-  std::string token;
+  coapwire::Token token;
   bool confirmable;
   std::optional<BlockOption> block1;  // the last block of an upload: echoed in the answer
+  // Deferred during the batch being processed: an answer before its end is piggybacked.
+  bool in_open_batch;
 };
-
-unsigned short pick_free_udp_port(const std::string& host) {
-  coap_address_t address = resolve(host, 0);
-  const int fd = ::socket(address.addr.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    throw std::runtime_error("coap listen " + display_address(host, 0) + ": " +
-                             std::strerror(errno));
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  const bool ok = ::bind(fd, &address.addr.sa, address.size) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0;
-  const int error = errno;
-  ::close(fd);
-  if (!ok)
-    throw std::runtime_error("coap listen " + display_address(host, 0) + ": " +
-                             std::strerror(error));
-  coap_address_t picked;
-  coap_address_init(&picked);
-  picked.size = length;
-  std::memcpy(&picked.addr, &bound, length);
-  return coap_address_get_port(&picked);
-}
-
-Library::Library(bool verbose) {
-  coap_startup();
-  coap_set_log_handler(&log_from_libcoap);
-  coap_set_show_pdu_output(0);
-  coap_set_log_level(verbose ? LOG_DEBUG : LOG_WARNING);
-}
-
-Library::~Library() {
-  coap_cleanup();
-}
 
 struct Server::Impl {
   Impl(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates)
-      : handler(handler), exchanges(options.exchange_cache_capacity), duplicates(duplicates) {}
-
-  static void on_request(coap_resource_t* resource, coap_session_t* session,
-                         const coap_pdu_t* request_pdu, const coap_string_t* /*query*/,
-                         coap_pdu_t* response_pdu) {
-    auto* self = static_cast<Impl*>(coap_get_app_data(coap_session_get_context(session)));
-    self->dispatch(resource, session, request_pdu, response_pdu);
+      : handler(handler),
+        exchanges(options.exchange_cache_capacity),
+        duplicates(duplicates),
+        outgoing(coapwire::TransmissionParameters{.ack_timeout = options.ack_timeout}),
+        paths(options.paths),
+        request_flush(options.request_flush),
+        next_message_id(static_cast<std::uint16_t>(std::random_device{}())) {
+    const std::size_t slot = std::clamp<std::size_t>(options.max_datagram_bytes, 4, 65'507);
+    receive_buffers.resize(kBatch * slot);
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      receive_vectors[i] = {receive_buffers.data() + i * slot, slot};
+      send_buffers[i].reserve(256);
+    }
   }
 
-  void dispatch(coap_resource_t* resource, coap_session_t* session, const coap_pdu_t* request_pdu,
-                coap_pdu_t* response_pdu) {
-    Request request;
-    request.peer = peer_of(coap_session_get_addr_remote(session));
-    request.message_id = static_cast<std::uint16_t>(coap_pdu_get_mid(request_pdu));
-    const coap_bin_const_t token = coap_pdu_get_token(request_pdu);
-    const std::span<const std::uint8_t> token_bytes(token.s, token.length);
-    const auto now = ExchangeCache::Clock::now();
+  // ---- receiving ----
 
-    if (const auto known = exchanges.find(request.peer, request.message_id, token_bytes, now)) {
+  // Takes one batch of datagrams and answers it; true when the batch was full (more may wait).
+  bool receive_batch() {
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      receive_messages[i].msg_hdr = {};
+      receive_messages[i].msg_hdr.msg_name = &receive_peers[i].storage;
+      receive_messages[i].msg_hdr.msg_namelen = sizeof receive_peers[i].storage;
+      receive_messages[i].msg_hdr.msg_iov = &receive_vectors[i];
+      receive_messages[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int received =
+        ::recvmmsg(socket.get(), receive_messages.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (received <= 0) return false;
+    batch_open = true;
+    const auto now = ExchangeCache::Clock::now();
+    for (int i = 0; i < received; ++i) {
+      receive_peers[i].length = receive_messages[i].msg_hdr.msg_namelen;
+      const std::span<const std::uint8_t> datagram(
+          static_cast<const std::uint8_t*>(receive_vectors[i].iov_base),
+          receive_messages[i].msg_len);
+      on_datagram(datagram, (receive_messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0,
+                  receive_peers[i], now);
+    }
+    handler.end_of_batch();
+    batch_open = false;
+    // Exchanges deferred in this batch and still unanswered: acknowledge the requests now, the
+    // answers follow as separate responses.
+    for (auto* state : deferred_in_batch) {
+      state->in_open_batch = false;
+      if (state->confirmable)
+        queue_empty(MessageType::acknowledgement, state->message_id, state->address);
+    }
+    deferred_in_batch.clear();
+    flush();
+    return static_cast<std::size_t>(received) == kBatch;
+  }
+
+  void on_datagram(std::span<const std::uint8_t> datagram, bool truncated,
+                   const SocketAddress& from, ExchangeCache::Clock::time_point now) {
+    const auto status = coapwire::decode_into(datagram, incoming);
+    if (status != coapwire::DecodeStatus::ok) {
+      // A confirmable message we cannot parse is rejected with a Reset (RFC 7252 §4.2) when its
+      // header at least is readable; anything else is dropped silently.
+      if (datagram.size() >= 4 && (datagram[0] >> 6) == 1 && ((datagram[0] >> 4) & 3) == 0) {
+        queue_empty(MessageType::reset,
+                    static_cast<std::uint16_t>((datagram[2] << 8) | datagram[3]), from);
+      }
+      return;
+    }
+    switch (incoming.type) {
+      case MessageType::acknowledgement:
+      case MessageType::reset:
+        // The device's answer to one of our separate responses (or a stray one: ignored).
+        outgoing.settle(peer_of(from), incoming.message_id);
+        return;
+      case MessageType::confirmable:
+      case MessageType::non_confirmable:
+        break;
+    }
+    if (!incoming.code.is_request()) {
+      // A ping (Empty CON) or a response sent to a server: Reset for CON, nothing for NON.
+      if (incoming.type == MessageType::confirmable) {
+        queue_empty(MessageType::reset, incoming.message_id, from);
+      }
+      return;
+    }
+    on_request(truncated, from, now);
+  }
+
+  void on_request(bool truncated, const SocketAddress& from, ExchangeCache::Clock::time_point now) {
+    const bool confirmable = incoming.type == MessageType::confirmable;
+    const PeerAddress peer = peer_of(from);
+    const auto token = incoming.token.view();
+    if (const auto known = exchanges.find(peer, incoming.message_id, token, now)) {
       duplicates.add();
-      // Still being answered: with no code set libcoap repeats its empty ACK.
-      if (known->response != nullptr) write_response(*known->response, response_pdu);
+      if (known->response != nullptr) {
+        queue_answer(confirmable, incoming.message_id, incoming.token, *known->response, from);
+      } else if (confirmable) {
+        queue_empty(MessageType::acknowledgement, incoming.message_id, from);
+      }
       return;
     }
 
-    request.method = method_of(coap_pdu_get_code(request_pdu));
-    const auto* path = static_cast<const std::string*>(coap_resource_get_userdata(resource));
-    request.path = path != nullptr ? std::string_view(*path) : std::string_view();
-    request.confirmable = coap_pdu_get_type(request_pdu) == COAP_MESSAGE_CON;
-    if (auto format = uint_option(request_pdu, COAP_OPTION_CONTENT_FORMAT)) {
-      request.content_format = static_cast<unsigned>(*format);
-    }
-    if (auto block = uint_option(request_pdu, COAP_OPTION_BLOCK1)) {
-      request.block1 = BlockOption::decode(static_cast<std::uint32_t>(*block));
-      if (!request.block1) {
-        write_response(Response::text(Code::bad_request, "Block1: BERT is not supported over UDP"),
-                       response_pdu);
-        return;
-      }
-    }
-    request.size1 = uint_option(request_pdu, COAP_OPTION_SIZE1);
-    std::size_t length = 0;
-    const std::uint8_t* data = nullptr;
-    if (coap_get_data(request_pdu, &length, &data) && data != nullptr) {
-      request.payload = std::span<const std::uint8_t>(data, length);
-      // Only large bodies can have reached the limit; walking the options is not needed otherwise.
-      if (length + 64 >= kMaxDatagramBytes)
-        request.maybe_truncated = pdu_size(request_pdu, token, length) >= kMaxDatagramBytes;
-    }
-
-    const ExchangeOrigin origin{this, session, token_bytes};
-    request.origin = &origin;
-    std::optional<Response> response = handler.handle(request);
-    if (!response && origin.deferred) {
-      // No code set: libcoap sends an empty ACK now; PendingExchange::respond sends the answer.
-      exchanges.remember_pending(request.peer, request.message_id, token_bytes, now);
+    std::optional<Response> response = route(truncated, from, peer);
+    if (!response && deferred_now) {
+      deferred_now = false;
+      exchanges.remember_pending(peer, incoming.message_id, token, now);
       return;
     }
     if (!response) response = Response::text(Code::internal_server_error, "no answer");
-    write_response(*response, response_pdu);
-    exchanges.remember(request.peer, request.message_id, token_bytes, *response, now);
+    queue_answer(confirmable, incoming.message_id, incoming.token, *response, from);
+    exchanges.remember(peer, incoming.message_id, token, *response, now);
   }
 
-  // Sends a deferred answer as a separate response: the request was already acknowledged by
-  // libcoap's empty ACK, so a confirmable request's answer is itself confirmable (libcoap
-  // retransmits it until the device's ACK), a non-confirmable one's is not.
-  void send_later(PendingExchange::State& state, const Response& response) {
-    coap_session_t* session = state.session;
-    coap_pdu_t* pdu =
-        coap_pdu_init(state.confirmable ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
-                      static_cast<coap_pdu_code_t>(response.code), coap_new_message_id(session),
-                      coap_session_max_pdu_size(session));
-    if (pdu != nullptr) {
-      coap_add_token(pdu, state.token.size(),
-                     reinterpret_cast<const std::uint8_t*>(state.token.data()));
-      if (state.block1 && !response.block1) {
-        // RFC 7959 §2.3: the final answer to a Block1 upload carries the last block's option.
-        Response with_block = response;
-        with_block.block1 = BlockOption{state.block1->number, false, state.block1->size_exponent};
-        write_response(with_block, pdu);
-      } else {
-        write_response(response, pdu);
+  // The answer to the request in `incoming`: from the protocol checks here or from the handler.
+  std::optional<Response> route(bool truncated, const SocketAddress& from,
+                                const PeerAddress& peer) {
+    Request request;
+    path_scratch.clear();
+    bool first_segment = true;
+    for (std::size_t i = 0; i < incoming.option_count(); ++i) {
+      const coapwire::Option option = incoming.option(i);
+      if (option.number == kProxyUri || option.number == kProxyScheme) {
+        return Response::text(Code::proxying_not_supported, "not a proxy");
       }
-      coap_send(session, pdu);  // takes the PDU, also when sending fails
+      if ((option.number & 1) != 0 && !is_known_critical(option.number)) {
+        return Response::text(Code::bad_option,
+                              "unsupported critical option " + std::to_string(option.number));
+      }
+      if (option.number == coapwire::options::kUriPath) {
+        if (!first_segment) path_scratch.push_back('/');
+        path_scratch.append(reinterpret_cast<const char*>(option.value.data()),
+                            option.value.size());
+        first_segment = false;
+      }
     }
-    const std::span<const std::uint8_t> token(
-        reinterpret_cast<const std::uint8_t*>(state.token.data()), state.token.size());
-    exchanges.remember(state.peer, state.message_id, token, response, ExchangeCache::Clock::now());
+    request.method = method_of(incoming.code);
+    if (path_scratch == ".well-known/core" && request.method == Method::get) {
+      return discovery();
+    }
+    for (const auto& path : paths) {
+      if (path == path_scratch) request.path = path;
+    }
+    request.confirmable = incoming.type == MessageType::confirmable;
+    request.message_id = incoming.message_id;
+    if (auto format = incoming.content_format()) request.content_format = *format;
+    if (const auto block = incoming.find_option(coapwire::options::kBlock1)) {
+      const auto value = incoming.uint_option(coapwire::options::kBlock1);
+      if (value) request.block1 = BlockOption::decode(*value);
+      if (!request.block1) {
+        return Response::text(Code::bad_request, value ? "Block1: BERT is not supported over UDP"
+                                                       : "Block1: bad value");
+      }
+    }
+    if (const auto size1 = incoming.find_option(coapwire::options::kSize1)) {
+      // Up to 8 bytes: an honest uint, or a hostile one that must still read as huge.
+      std::uint64_t value = 0;
+      for (const auto byte : size1->value.first(std::min<std::size_t>(size1->value.size(), 8))) {
+        value = (value << 8) | byte;
+      }
+      request.size1 = value;
+    }
+    request.payload = incoming.payload;
+    request.peer = peer;
+    request.maybe_truncated = truncated;
+    const ExchangeOrigin origin{this, &from, &incoming.token};
+    request.origin = &origin;
+    std::optional<Response> response = handler.handle(request);
+    deferred_now = !response && origin.deferred;
+    return response;
+  }
+
+  Response discovery() const {
+    std::string links;
+    for (const auto& path : paths) {
+      if (!links.empty()) links += ',';
+      links += "</" + path + ">";
+    }
+    return Response(Code::content, std::move(links), coapwire::kContentFormatLinkFormat);
+  }
+
+  // ---- sending ----
+
+  std::vector<std::uint8_t>& next_send_slot(const SocketAddress& to) {
+    if (send_count == kBatch) flush();
+    send_peers[send_count] = to;
+    return send_buffers[send_count++];
+  }
+
+  void queue_empty(MessageType type, std::uint16_t message_id, const SocketAddress& to) {
+    const auto bytes = coapwire::encode_empty(type, message_id);
+    next_send_slot(to).assign(bytes.begin(), bytes.end());
+  }
+
+  // A piggybacked answer to a confirmable request (ACK with its message id), or a NON answer.
+  void queue_answer(bool confirmable, std::uint16_t message_id, const coapwire::Token& token,
+                    const Response& response, const SocketAddress& to) {
+    if (confirmable) {
+      encode_response(MessageType::acknowledgement, message_id, token, response, scratch,
+                      next_send_slot(to));
+    } else {
+      encode_response(MessageType::non_confirmable, next_message_id++, token, response, scratch,
+                      next_send_slot(to));
+    }
+  }
+
+  void flush() {
+    std::size_t sent = 0;
+    while (sent < send_count) {
+      for (std::size_t i = sent; i < send_count; ++i) {
+        send_vectors[i] = {send_buffers[i].data(), send_buffers[i].size()};
+        send_messages[i].msg_hdr = {};
+        send_messages[i].msg_hdr.msg_name = &send_peers[i].storage;
+        send_messages[i].msg_hdr.msg_namelen = send_peers[i].length;
+        send_messages[i].msg_hdr.msg_iov = &send_vectors[i];
+        send_messages[i].msg_hdr.msg_iovlen = 1;
+      }
+      const int n = ::sendmmsg(socket.get(), send_messages.data() + sent,
+                               static_cast<unsigned>(send_count - sent), MSG_DONTWAIT);
+      // A datagram the kernel refuses (full send buffer, unreachable peer) is skipped: the
+      // device retransmits and gets the answer from the exchange cache.
+      sent += n > 0 ? static_cast<std::size_t>(n) : 1;
+    }
+    send_count = 0;
+  }
+
+  void send_one(const SocketAddress& to, const std::vector<std::uint8_t>& datagram) {
+    ::sendto(socket.get(), datagram.data(), datagram.size(), MSG_DONTWAIT, to.get(), to.length);
+  }
+
+  // A separate response: into the send batch when the owner flushes for us, else at once.
+  void send_separate(const SocketAddress& to, const std::vector<std::uint8_t>& datagram) {
+    if (!request_flush) {
+      send_one(to, datagram);
+      return;
+    }
+    next_send_slot(to) = datagram;
+    if (!flush_requested) {
+      flush_requested = true;
+      request_flush();
+    }
+  }
+
+  // Answers a deferred exchange: piggybacked while its batch is open, separately otherwise.
+  void answer_later(PendingExchange::State& state, const Response& response) {
+    const Response* answer = &response;
+    Response with_block;
+    if (state.block1 && !response.block1) {
+      // RFC 7959 §2.3: the final answer to a Block1 upload carries the last block's option.
+      with_block = response;
+      with_block.block1 = BlockOption{state.block1->number, false, state.block1->size_exponent};
+      answer = &with_block;
+    }
+    if (state.in_open_batch) {
+      queue_answer(state.confirmable, state.message_id, state.token, *answer, state.address);
+      std::erase(deferred_in_batch, &state);
+    } else if (state.confirmable) {
+      const std::uint16_t message_id = next_message_id++;
+      std::vector<std::uint8_t> datagram;
+      encode_response(MessageType::confirmable, message_id, state.token, *answer, scratch,
+                      datagram);
+      send_separate(state.address, datagram);
+      arm_timer(outgoing.add(state.peer, message_id, state.address, std::move(datagram),
+                             OutgoingConfirmables::Clock::now()));
+    } else {
+      std::vector<std::uint8_t>& datagram = separate_scratch;
+      encode_response(MessageType::non_confirmable, next_message_id++, state.token, *answer,
+                      scratch, datagram);
+      send_separate(state.address, datagram);
+    }
+    exchanges.remember(state.peer, state.message_id, state.token.view(), response,
+                       ExchangeCache::Clock::now());
     pending.erase(&state);
-    coap_session_release(session);
-    state.session = nullptr;
     state.server = nullptr;
   }
 
-  std::unordered_set<PendingExchange::State*> pending;  // answers still owed
+  // ---- retransmission timer ----
+
+  using OutgoingConfirmables = detail::OutgoingConfirmables;
+
+  void arm_timer(OutgoingConfirmables::Clock::time_point deadline) {
+    if (armed && *armed <= deadline) return;
+    armed = deadline;
+    const auto since_epoch = deadline.time_since_epoch();
+    itimerspec spec{};
+    spec.it_value.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(since_epoch).count();
+    spec.it_value.tv_nsec = (since_epoch % std::chrono::seconds(1)).count();
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+    ::timerfd_settime(timer.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
+  }
+
+  void run_due_retransmissions() {
+    const auto now = OutgoingConfirmables::Clock::now();
+    if (!armed || now < *armed) return;
+    std::uint64_t expirations = 0;
+    [[maybe_unused]] const auto n = ::read(timer.get(), &expirations, sizeof expirations);
+    armed.reset();
+    const std::size_t given_up = outgoing.expire(
+        now, [this](const SocketAddress& to, const std::vector<std::uint8_t>& datagram) {
+          send_one(to, datagram);
+        });
+    if (given_up > 0) {
+      logging::debug("coap separate responses unacknowledged", {{"given_up", given_up}});
+    }
+    if (const auto next = outgoing.next_deadline()) arm_timer(*next);
+  }
 
   RequestHandler& handler;
   ExchangeCache exchanges;
   metrics::Counter& duplicates;
-  coap_context_t* context = nullptr;
-  std::vector<std::unique_ptr<std::string>> paths;  // userdata of the resources, outlives them
-  std::string unknown_path;
+  OutgoingConfirmables outgoing;
+  std::vector<std::string> paths;
+  std::function<void()> request_flush;
+  bool flush_requested = false;
+  std::uint16_t next_message_id;
+
+  FileDescriptor socket;
+  FileDescriptor timer;
+  FileDescriptor epoll;  // the socket and the timer: what event_fd() hands out
+  std::optional<OutgoingConfirmables::Clock::time_point> armed;
   unsigned short port = 0;
   std::string address;
+
+  std::unordered_set<PendingExchange::State*> pending;  // answers still owed
+  // Deferred during the open batch and not answered yet.
+  std::vector<PendingExchange::State*> deferred_in_batch;
+  bool batch_open = false;
+  bool deferred_now = false;
+
+  coapwire::Message incoming;
+  coapwire::Message scratch;
+  std::vector<std::uint8_t> separate_scratch;
+  std::string path_scratch;
+
+  std::vector<std::uint8_t> receive_buffers;  // kBatch slots of max_datagram_bytes
+  std::array<SocketAddress, kBatch> receive_peers{};
+  std::array<iovec, kBatch> receive_vectors{};
+  std::array<mmsghdr, kBatch> receive_messages{};
+  std::array<std::vector<std::uint8_t>, kBatch> send_buffers{};
+  std::array<SocketAddress, kBatch> send_peers{};
+  std::array<iovec, kBatch> send_vectors{};
+  std::array<mmsghdr, kBatch> send_messages{};
+  std::size_t send_count = 0;
 };
+
+namespace {
+
+// The UDP socket, non-blocking, bound to `listen`.
+int open_socket(const SocketAddress& listen, const ServerOptions& options,
+                const std::string& where) {
+  const int fd = ::socket(listen.storage.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw listen_error(where, errno);
+  const int on = 1;
+  if (options.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+    const int error = errno;
+    ::close(fd);
+    throw listen_error(where, error);
+  }
+  if (options.receive_buffer_bytes > 0) {
+    // Capped by net.core.rmem_max; a smaller buffer is not an error, only less burst room.
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer_bytes,
+                 sizeof options.receive_buffer_bytes);
+  }
+  if (::bind(fd, listen.get(), listen.length) != 0) {
+    const int error = errno;
+    ::close(fd);
+    throw listen_error(where, error);
+  }
+  return fd;
+}
+
+}  // namespace
 
 Server::Server(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates)
     : impl_(std::make_unique<Impl>(options, handler, duplicates)) {
   const std::string where = display_address(options.host, options.port);
-  coap_address_t listen = resolve(options.host, options.port);
+  const SocketAddress listen = resolve(options.host, options.port);
+  impl_->socket.reset(open_socket(listen, options, where));
 
-  impl_->context = coap_new_context(nullptr);
-  if (impl_->context == nullptr)
-    throw std::runtime_error("coap listen " + where + ": cannot create context");
-  coap_set_app_data(impl_->context, impl_.get());
-  // Block mode 0: every Block1 request reaches the handler as it is, and the application
-  // reassembles with a hard cap (libcoap's own reassembly trusts Size1 for allocation).
-  coap_context_set_block_mode(impl_->context, 0);
-  coap_context_set_max_idle_sessions(impl_->context, options.max_idle_sessions);
-  coap_context_set_session_timeout(impl_->context, options.session_timeout_seconds);
-
-  int socket_fd = -1;
-  {
-    detail::ScopedSocketTuning tuning(options.reuse_port, options.receive_buffer_bytes);
-    errno = 0;
-    coap_endpoint_t* endpoint = coap_new_endpoint(impl_->context, &listen, COAP_PROTO_UDP);
-    const int error = errno;
-    if (endpoint == nullptr) {
-      coap_free_context(impl_->context);
-      impl_->context = nullptr;
-      throw std::runtime_error("coap listen " + where + ": " +
-                               (error != 0 ? std::strerror(error) : "cannot bind"));
-    }
-    socket_fd = tuning.socket_fd();
-    // libcoap's default of 1152 bytes refuses larger single datagrams with a bare RST; accept
-    // everything its receive buffer holds (COAP_RXBUFFER_SIZE, an Ethernet frame's UDP payload).
-    coap_endpoint_set_default_mtu(endpoint, kMaxDatagramBytes);
-  }
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof bound;
-  if (socket_fd >= 0 &&
-      getsockname(socket_fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) == 0) {
-    coap_address_t bound_address;
-    coap_address_init(&bound_address);
-    bound_address.size = bound_length;
-    std::memcpy(&bound_address.addr, &bound, bound_length);
-    impl_->port = coap_address_get_port(&bound_address);
-    impl_->address = peer_of(&bound_address).to_string();
-  } else {
-    impl_->port = options.port;
-    impl_->address = where;
+  const int timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  impl_->timer.reset(timer);
+  const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
+  impl_->epoll.reset(epoll);
+  if (timer < 0 || epoll < 0) throw listen_error(where, errno);
+  for (const int fd : {impl_->socket.get(), timer}) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    if (::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) != 0) throw listen_error(where, errno);
   }
 
-  for (const auto& path : options.paths) {
-    auto& stored = impl_->paths.emplace_back(std::make_unique<std::string>(path));
-    coap_resource_t* resource = coap_resource_init(
-        coap_new_str_const(reinterpret_cast<const std::uint8_t*>(stored->data()), stored->size()),
-        COAP_RESOURCE_FLAGS_RELEASE_URI);
-    for (auto method : kAllMethods)
-      coap_register_request_handler(resource, method, &Impl::on_request);
-    coap_resource_set_userdata(resource, stored.get());
-    coap_add_resource(impl_->context, resource);
+  SocketAddress bound;
+  bound.length = sizeof bound.storage;
+  if (::getsockname(impl_->socket.get(), reinterpret_cast<sockaddr*>(&bound.storage),
+                    &bound.length) != 0) {
+    throw listen_error(where, errno);
   }
-  coap_resource_t* unknown = coap_resource_unknown_init2(&Impl::on_request, 0);
-  for (auto method : kAllMethods) coap_register_request_handler(unknown, method, &Impl::on_request);
-  coap_resource_set_userdata(unknown, &impl_->unknown_path);
-  coap_add_resource(impl_->context, unknown);
+  const PeerAddress local = peer_of(bound);
+  impl_->port = static_cast<unsigned short>((unsigned{local.bytes[1]} << 8) | local.bytes[2]);
+  impl_->address = local.to_string();
 }
 
 Server::~Server() {
   if (!impl_) return;
-  // Every owed answer goes out before the context (and with it the sessions) is freed.
+  // Every owed answer goes out while the socket is still open.
   const std::vector<PendingExchange::State*> owed(impl_->pending.begin(), impl_->pending.end());
-  for (auto* state : owed) impl_->send_later(*state, unavailable());
-  if (impl_->context != nullptr) coap_free_context(impl_->context);
+  for (auto* state : owed) impl_->answer_later(*state, unavailable());
+  impl_->flush();
 }
 
 PendingExchange::PendingExchange(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -396,20 +625,20 @@ PendingExchange::PendingExchange(PendingExchange&& other) noexcept = default;
 
 PendingExchange& PendingExchange::operator=(PendingExchange&& other) noexcept {
   if (this != &other) {
-    if (state_ && state_->server != nullptr) state_->server->send_later(*state_, unavailable());
+    if (state_ && state_->server != nullptr) state_->server->answer_later(*state_, unavailable());
     state_ = std::move(other.state_);
   }
   return *this;
 }
 
 PendingExchange::~PendingExchange() {
-  if (state_ && state_->server != nullptr) state_->server->send_later(*state_, unavailable());
+  if (state_ && state_->server != nullptr) state_->server->answer_later(*state_, unavailable());
 }
 
 void PendingExchange::respond(const Response& response) {
   if (!state_) return;
   const auto state = std::move(state_);
-  if (state->server != nullptr) state->server->send_later(*state, response);
+  if (state->server != nullptr) state->server->answer_later(*state, response);
 }
 
 PendingExchange defer(const Request& request) {
@@ -418,29 +647,31 @@ PendingExchange defer(const Request& request) {
   }
   const ExchangeOrigin& origin = *request.origin;
   origin.deferred = true;
+  Server::Impl& server = *origin.server;
   auto state = std::make_unique<PendingExchange::State>(PendingExchange::State{
-      origin.server, coap_session_reference(origin.session), request.peer, request.message_id,
-      std::string(reinterpret_cast<const char*>(origin.token.data()), origin.token.size()),
-      request.confirmable, request.block1});
-  origin.server->pending.insert(state.get());
+      &server, *origin.address, request.peer, request.message_id, *origin.token,
+      request.confirmable, request.block1, server.batch_open});
+  server.pending.insert(state.get());
+  if (server.batch_open) server.deferred_in_batch.push_back(state.get());
   return PendingExchange(std::move(state));
 }
 
 int Server::event_fd() const {
-  return coap_context_get_coap_fd(impl_->context);
+  return impl_->epoll.get();
 }
 
 bool Server::process() {
-  pollfd ready{event_fd(), POLLIN, 0};
-  for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
-    coap_io_process(impl_->context, COAP_IO_NO_WAIT);
-    if (poll(&ready, 1, 0) <= 0) return false;
-  }
-  return true;
+  impl_->run_due_retransmissions();
+  return impl_->receive_batch();
+}
+
+void Server::flush() {
+  impl_->flush_requested = false;
+  impl_->flush();
 }
 
 bool Server::has_pending_sends() const {
-  return coap_can_exit(impl_->context) == 0;
+  return !impl_->outgoing.empty();
 }
 
 unsigned short Server::local_port() const {

@@ -91,6 +91,28 @@ TEST(ExchangeCache, APendingExchangeIsKnownWithoutAResponseUntilAnswered) {
   EXPECT_EQ(cache.size(), 1u);
 }
 
+TEST(ExchangeCache, UnderChurnExactlyTheNewestCapacityEntriesAreFound) {
+  // Many devices on neighbouring ports and message ids: the index's probe runs overlap, so
+  // evictions must repair them (backward shift) without losing or resurrecting entries.
+  constexpr std::size_t kCapacity = 300;
+  ExchangeCache cache(kCapacity);
+  const auto now = ExchangeCache::Clock::now();
+  constexpr int kInserted = 5000;
+  for (int i = 0; i < kInserted; ++i) {
+    cache.remember(peer(static_cast<std::uint8_t>(i % 7), static_cast<std::uint16_t>(i % 50)),
+                   static_cast<std::uint16_t>(i), kToken, Response(Code::created), now);
+  }
+  EXPECT_EQ(cache.size(), kCapacity);
+  for (int i = 0; i < kInserted; ++i) {
+    const bool found =
+        cache
+            .find(peer(static_cast<std::uint8_t>(i % 7), static_cast<std::uint16_t>(i % 50)),
+                  static_cast<std::uint16_t>(i), kToken, now)
+            .has_value();
+    EXPECT_EQ(found, i >= kInserted - static_cast<int>(kCapacity)) << "entry " << i;
+  }
+}
+
 TEST(ExchangeCache, CapacityZeroDisablesIt) {
   ExchangeCache cache(0);
   const auto now = ExchangeCache::Clock::now();

@@ -24,10 +24,18 @@ class DeferringHandler final : public RequestHandler {
   std::optional<Response> handle(const Request& request) override {
     ++calls;
     if (request.method == Method::get) return Response(Code::content, "now");
+    last_truncated = request.maybe_truncated;
     pending.push_back(defer(request));
     return std::nullopt;
   }
+  void end_of_batch() override {
+    if (!answer_at_end_of_batch) return;
+    for (auto& exchange : pending) exchange.respond(Response(Code::created));
+    pending.clear();
+  }
   int calls = 0;
+  bool last_truncated = false;
+  bool answer_at_end_of_batch = false;
   std::vector<PendingExchange> pending;
 };
 
@@ -70,6 +78,11 @@ class UdpPeer {
     ASSERT_EQ(::send(fd_, d.data(), d.size(), 0), static_cast<ssize_t>(d.size()));
   }
 
+  void send_raw(const std::vector<std::uint8_t>& datagram) {
+    ASSERT_EQ(::send(fd_, datagram.data(), datagram.size(), 0),
+              static_cast<ssize_t>(datagram.size()));
+  }
+
   void ack(std::uint16_t message_id) {
     const std::uint8_t d[] = {0x60, 0x00, static_cast<std::uint8_t>(message_id >> 8),
                               static_cast<std::uint8_t>(message_id & 0xff)};
@@ -102,11 +115,19 @@ class UdpPeer {
 
 class ServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { start(default_options()); }
+
+  static ServerOptions default_options() {
     ServerOptions options;
     options.host = "127.0.0.1";
     options.port = 0;
     options.paths = {"events"};
+    return options;
+  }
+
+  void start(const ServerOptions& options) {
+    peer_.reset();
+    server_.reset();
     server_.emplace(options, handler_, duplicates_);
     peer_.emplace(server_->local_port());
   }
@@ -141,12 +162,6 @@ class ServerTest : public ::testing::Test {
     }
   }
 
-  static Library& library() {
-    static Library instance(false);
-    return instance;
-  }
-
-  [[maybe_unused]] Library& library_ = library();
   DeferringHandler handler_;
   metrics::Counter duplicates_;
   std::optional<Server> server_;
@@ -176,7 +191,8 @@ TEST_F(ServerTest, ADeferredConfirmableRequestGetsAnEmptyAckThenAConfirmableAnsw
   EXPECT_EQ(answer->token, std::vector<std::uint8_t>{0xaa}) << "matched to the request by token";
   peer_->ack(answer->message_id);
   serve_briefly();
-  EXPECT_FALSE(peer_->poll_reply()) << "acknowledged: libcoap does not retransmit it";
+  EXPECT_FALSE(peer_->poll_reply()) << "acknowledged: not retransmitted";
+  EXPECT_FALSE(server_->has_pending_sends());
 }
 
 TEST_F(ServerTest, RetransmissionsWhilePendingNeverReachTheHandlerAndAfterwardsReplayTheAnswer) {
@@ -234,6 +250,108 @@ TEST_F(ServerTest, DestroyingTheServerAnswersWhatIsOwedAndLeavesExchangesHarmles
   EXPECT_EQ(reply->code, kUnavailable);
   handler_.pending.front().respond(Response(Code::created));  // must not touch freed memory
   EXPECT_FALSE(handler_.pending.front());
+}
+
+TEST_F(ServerTest, AnExchangeAnsweredBeforeTheEndOfItsBatchIsPiggybackedOnTheAck) {
+  handler_.answer_at_end_of_batch = true;
+  peer_->post(true, 0x4321, 0xbb);
+  const auto reply = serve_until_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->type, kAck);
+  EXPECT_EQ(reply->code, kCreated) << "no empty ACK first";
+  EXPECT_EQ(reply->message_id, 0x4321);
+  EXPECT_EQ(reply->token, std::vector<std::uint8_t>{0xbb});
+  serve_briefly();
+  EXPECT_FALSE(peer_->poll_reply()) << "one answer only";
+  EXPECT_FALSE(server_->has_pending_sends()) << "nothing awaits an ACK";
+}
+
+TEST_F(ServerTest, AnUnacknowledgedSeparateAnswerIsRetransmittedUntilTheDeviceAcks) {
+  auto options = default_options();
+  options.ack_timeout = std::chrono::milliseconds(30);
+  start(options);
+  peer_->post(true, 11, 0x05);
+  serve_until_calls(1);
+  ASSERT_TRUE(peer_->poll_reply());  // empty ACK
+  handler_.pending.front().respond(Response(Code::created));
+  const auto first = serve_until_reply();
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->type, kCon);
+  EXPECT_TRUE(server_->has_pending_sends());
+  const auto again = serve_until_reply();  // no ACK from the device: the timer fires
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->type, kCon);
+  EXPECT_EQ(again->message_id, first->message_id) << "a retransmission keeps its message id";
+  EXPECT_EQ(again->code, kCreated);
+  peer_->ack(first->message_id);
+  serve_briefly();
+  EXPECT_FALSE(server_->has_pending_sends());
+}
+
+TEST_F(ServerTest, SeparateAnswersWaitForOneFlushWhenTheOwnerAsksForIt) {
+  int flush_requests = 0;
+  auto options = default_options();
+  options.request_flush = [&] { ++flush_requests; };
+  start(options);
+  peer_->post(true, 21, 0x06);
+  peer_->post(false, 22, 0x07);
+  serve_until_calls(2);
+  ASSERT_TRUE(peer_->poll_reply());  // the empty ACK of the CON
+  for (auto& exchange : handler_.pending) exchange.respond(Response(Code::created));
+  EXPECT_EQ(flush_requests, 1) << "one request per burst";
+  EXPECT_FALSE(peer_->poll_reply()) << "queued until flush()";
+  server_->flush();
+  const auto first = serve_until_reply();
+  const auto second = serve_until_reply();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->type, kCon);
+  EXPECT_EQ(second->type, kNon);
+  EXPECT_TRUE(server_->has_pending_sends()) << "the CON awaits its ACK";
+}
+
+TEST_F(ServerTest, APingGetsAResetAndAnUnknownCriticalOptionGets402) {
+  peer_->send_raw({0x40, 0x00, 0x00, 0x42});  // Empty CON
+  const auto reset = serve_until_reply();
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->type, 3);
+  EXPECT_EQ(reset->message_id, 0x42);
+
+  // POST with option 9 (critical, unassigned) and no Uri-Path.
+  peer_->send_raw({0x41, 0x02, 0x00, 0x43, 0x07, 0x91, 0x00});
+  const auto bad_option = serve_until_reply();
+  ASSERT_TRUE(bad_option);
+  EXPECT_EQ(bad_option->type, kAck);
+  EXPECT_EQ(bad_option->code, (4 << 5) | 2);
+  EXPECT_EQ(bad_option->payload, "unsupported critical option 9");
+  EXPECT_EQ(handler_.calls, 0);
+}
+
+TEST_F(ServerTest, AMalformedConfirmableMessageGetsAResetAndADatagramTooLongIsFlaggedCut) {
+  peer_->send_raw({0x41, 0x02, 0x00, 0x44, 0x07, 0xf0});  // reserved option delta 15
+  const auto reset = serve_until_reply();
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->type, 3);
+  EXPECT_EQ(reset->message_id, 0x44);
+
+  auto options = default_options();
+  options.max_datagram_bytes = 64;
+  start(options);
+  std::vector<std::uint8_t> long_post = {0x41, 0x02, 0x00, 0x45, 0x08, 0xb6, 'e',
+                                         'v',  'e',  'n',  't',  's',  0xff};
+  long_post.resize(100, '1');
+  peer_->send_raw(long_post);
+  serve_until_calls(1);
+  EXPECT_TRUE(handler_.last_truncated);
+}
+
+TEST_F(ServerTest, DiscoveryListsTheResources) {
+  // GET /.well-known/core
+  peer_->send_raw({0x40, 0x01, 0x00, 0x46, 0xbb, '.',  'w', 'e', 'l', 'l', '-',
+                   'k',  'n',  'o',  'w',  'n',  0x04, 'c', 'o', 'r', 'e'});
+  const auto reply = serve_until_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->code, (2 << 5) | 5);
+  EXPECT_EQ(reply->payload, "</events>");
 }
 
 TEST_F(ServerTest, DeferOutsideAHandlerIsRefused) {

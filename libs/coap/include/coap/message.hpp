@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-// Plain CoAP message types the application works with. Nothing here includes libcoap: the
-// server translates PDUs to and from these at its boundary.
+// Plain CoAP message types the application works with. The server translates datagrams to and
+// from these at its boundary.
 namespace iot::coap {
 
 // Response codes as on the wire: class in the top 3 bits, detail in the low 5 (RFC 7252 §3).
@@ -18,6 +18,7 @@ enum class Code : std::uint8_t {
   content = (2 << 5) | 5,
   continue_ = (2 << 5) | 31,
   bad_request = (4 << 5) | 0,
+  bad_option = (4 << 5) | 2,
   forbidden = (4 << 5) | 3,
   not_found = (4 << 5) | 4,
   method_not_allowed = (4 << 5) | 5,
@@ -27,6 +28,7 @@ enum class Code : std::uint8_t {
   too_many_requests = (4 << 5) | 29,
   internal_server_error = (5 << 5) | 0,
   service_unavailable = (5 << 5) | 3,
+  proxying_not_supported = (5 << 5) | 5,
 };
 // "2.01", "4.13", ...
 std::string code_text(Code code);
@@ -70,14 +72,11 @@ struct Request {
   std::optional<std::uint64_t> size1;
   std::span<const std::uint8_t> payload;
   PeerAddress peer;
-  // The datagram filled the receive buffer (kMaxDatagramBytes), so it may have been cut short:
-  // its body must not be trusted. Larger bodies have to use Block1.
+  // The datagram was longer than ServerOptions::max_datagram_bytes and was cut short: its body
+  // must not be trusted. Larger bodies have to use Block1.
   bool maybe_truncated = false;
   const ExchangeOrigin* origin = nullptr;  // set by the server; valid during handle() only
 };
-
-// libcoap 4.3.1 reads at most this much of a datagram (COAP_RXBUFFER_SIZE) and drops the rest.
-inline constexpr std::size_t kMaxDatagramBytes = 1472;
 
 struct Response {
   Response() = default;

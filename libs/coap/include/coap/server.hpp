@@ -1,7 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,23 +14,14 @@
 
 namespace iot::coap {
 
-// Process-wide libcoap set-up: coap_startup() and a bridge from libcoap's log to ours. Exactly
-// one, created in main before any Server and destroyed after the last one.
-class Library {
- public:
-  // verbose: pass libcoap's debug output through (it logs every PDU, so only for debugging).
-  explicit Library(bool verbose);
-  ~Library();
-  Library(const Library&) = delete;
-  Library& operator=(const Library&) = delete;
-};
-
 // A request the handler answers after handle() returned, e.g. once Elasticsearch has stored its
-// events (RFC 7252 §5.2.2 separate response). libcoap acknowledges a confirmable request with an
-// empty ACK as soon as the handler returns without a code; respond() then sends the answer as a
-// confirmable message carrying the request's token, which libcoap retransmits until the device
-// acknowledges it. A non-confirmable request gets a non-confirmable answer. Retransmissions of
-// the request meanwhile get the empty ACK again and never reach the handler.
+// events (RFC 7252 §5.2.2 separate response). Answered before the server finishes the batch of
+// datagrams the request arrived in (see RequestHandler::end_of_batch), the answer is piggybacked
+// on the ACK like an immediate one. Otherwise a confirmable request gets an empty ACK at the end
+// of its batch and respond() sends the answer as a confirmable message carrying the request's
+// token, retransmitted until the device acknowledges it; a non-confirmable request gets a
+// non-confirmable answer. Retransmissions of the request meanwhile get the empty ACK again and
+// never reach the handler.
 // Move-only; used on the server's thread only. Destroyed unanswered, it answers 5.03 with
 // Max-Age 1 so a device is never left without an answer; after its server is gone it does
 // nothing.
@@ -61,6 +54,10 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   // The response, or nullopt after taking defer(request) to answer later.
   virtual std::optional<Response> handle(const Request& request) = 0;
+  // Called after the requests of one receive batch were handled and before their answers are
+  // sent: work collected over the batch (one write for all its events) is done here, and
+  // exchanges deferred in the batch that are answered now still go out piggybacked.
+  virtual void end_of_batch() {}
 };
 
 struct ServerOptions {
@@ -72,25 +69,33 @@ struct ServerOptions {
   std::vector<std::string>
       paths;  // resources; requests for anything else reach the handler with path ""
   std::size_t exchange_cache_capacity = 100'000;
-  // libcoap walks every session on each wake-up; bounding idle ones keeps that walk short.
-  unsigned max_idle_sessions = 256;
-  unsigned session_timeout_seconds = 60;
   int receive_buffer_bytes = 4 << 20;  // bursts overflow the default 212 KB and become timeouts
+  // Longer datagrams are cut here (Request::maybe_truncated). The default is an Ethernet frame's
+  // UDP payload; UDP itself allows up to 65,507 bytes (IP fragments them), the most accepted.
+  std::size_t max_datagram_bytes = 1472;
+  // Retransmission of confirmable separate responses (RFC 7252 §4.8); tests shorten it.
+  std::chrono::milliseconds ack_timeout{2000};
+  // Separate responses sent outside process() (e.g. a bulk request's worth at once) are queued
+  // and this is called, once per burst, to have Server::flush() run soon on the server's thread
+  // (an event loop posts it). Unset: each is sent at once with its own system call.
+  std::function<void()> request_flush;
 };
 
 // Throws (one line, e.g. "coap listen 0.0.0.0:5683: Address already in use") when another socket
-// holds host:port. Servers bind with SO_REUSEADDR|SO_REUSEPORT, which would let a second
-// collector share the port silently and take part of the traffic: check before binding.
+// holds host:port. Servers bind with SO_REUSEPORT, which would let a second collector share the
+// port silently and take part of the traffic: check before binding.
 void ensure_udp_port_free(const std::string& host, unsigned short port);
 
 // A UDP port free on host now. "Port 0" cannot be left to the servers' own bind: with
-// SO_REUSEADDR set (libcoap always sets it) the kernel's automatic choice may hand out a port
-// another process's socket already holds, and the two would then split the traffic. A probe
-// socket without reuse options only ever gets a truly free port.
+// SO_REUSEPORT set each worker's socket would get a different port. A probe socket without reuse
+// options only ever gets a truly free port.
 unsigned short pick_free_udp_port(const std::string& host);
 
-// One CoAP-over-UDP endpoint with its own libcoap context. Not thread-safe: one per worker
-// thread, used only on that thread (libcoap 4.3.1 has no locking).
+// One CoAP-over-UDP endpoint (RFC 7252 §4, with Block1 passed through to the handler). Written
+// for throughput: datagrams are received and answered in batches (recvmmsg/sendmmsg), and there
+// is no per-peer session state, so ten thousand devices cost no more than one. Deduplicates by
+// (peer, message id, token) for EXCHANGE_LIFETIME. Not thread-safe: one per worker thread, used
+// only on that thread.
 class Server {
  public:
   // duplicates: counts retransmissions answered from the exchange cache without reaching the
@@ -100,16 +105,19 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Readable whenever process() has work (datagrams or libcoap timers); watch it with epoll or
-  // an asio descriptor, never read it.
+  // Readable whenever process() has work (datagrams or a retransmission due); watch it with
+  // epoll or an asio descriptor, never read it.
   int event_fd() const;
-  // Handles what is ready now, a bounded number of datagrams per call; never blocks. Returns true
-  // when work is still pending: call again soon rather than wait for event_fd, because an
+  // Handles what is ready now, at most one batch of datagrams per call; never blocks. Returns
+  // true when work is still pending: call again soon rather than wait for event_fd, because an
   // edge-triggered watcher (Asio's) is not told again about what was already readable.
   bool process();
 
-  // Whether libcoap still holds messages to send, e.g. separate responses queued behind a
-  // device's NSTART limit or awaiting its ACK. A worker stopping waits for this to clear.
+  // Sends the separate responses queued since ServerOptions::request_flush was called.
+  void flush();
+
+  // Whether confirmable separate responses still await the device's ACK. A worker stopping
+  // waits for this to clear.
   bool has_pending_sends() const;
 
   unsigned short local_port() const;
