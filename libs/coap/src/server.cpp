@@ -209,6 +209,7 @@ struct PendingExchange::State {
   std::optional<BlockOption> block1;  // the last block of an upload: echoed in the answer
   // Deferred during the batch being processed: an answer before its end is piggybacked.
   bool in_open_batch;
+  unsigned copies = 1;  // of the request within that batch: each gets the acknowledgement
 };
 
 struct Server::Impl {
@@ -258,8 +259,9 @@ struct Server::Impl {
     // answers follow as separate responses.
     for (auto* state : deferred_in_batch) {
       state->in_open_batch = false;
-      if (state->confirmable)
+      for (unsigned copy = 0; state->confirmable && copy < state->copies; ++copy) {
         queue_empty(MessageType::acknowledgement, state->message_id, state->address);
+      }
     }
     deferred_in_batch.clear();
     flush();
@@ -306,15 +308,19 @@ struct Server::Impl {
       duplicates.add();
       if (known->response != nullptr) {
         queue_answer(confirmable, incoming.message_id, incoming.token, *known->response, from);
+      } else if (auto* state = deferred_in_open_batch(peer, incoming.message_id)) {
+        // Each copy gets the same acknowledgement (RFC 7252 §4.5), which the batch's end decides:
+        // the piggybacked answer or the empty ACK.
+        ++state->copies;
       } else if (confirmable) {
-        queue_empty(MessageType::acknowledgement, incoming.message_id, from);
+        queue_empty(MessageType::acknowledgement, incoming.message_id, from);  // being answered
       }
       return;
     }
 
-    std::optional<Response> response = route(truncated, from, peer);
-    if (!response && deferred_now) {
-      deferred_now = false;
+    const ExchangeOrigin origin{this, &from, &incoming.token};
+    std::optional<Response> response = route(truncated, peer, origin);
+    if (!response && origin.deferred) {
       exchanges.remember_pending(peer, incoming.message_id, token, now);
       return;
     }
@@ -323,9 +329,17 @@ struct Server::Impl {
     exchanges.remember(peer, incoming.message_id, token, *response, now);
   }
 
+  PendingExchange::State* deferred_in_open_batch(const PeerAddress& peer,
+                                                 std::uint16_t message_id) const {
+    const auto found = std::find_if(
+        deferred_in_batch.begin(), deferred_in_batch.end(),
+        [&](const auto* state) { return state->message_id == message_id && state->peer == peer; });
+    return found != deferred_in_batch.end() ? *found : nullptr;
+  }
+
   // The answer to the request in `incoming`: from the protocol checks here or from the handler.
-  std::optional<Response> route(bool truncated, const SocketAddress& from,
-                                const PeerAddress& peer) {
+  std::optional<Response> route(bool truncated, const PeerAddress& peer,
+                                const ExchangeOrigin& origin) {
     Request request;
     path_scratch.clear();
     bool first_segment = true;
@@ -374,11 +388,8 @@ struct Server::Impl {
     request.payload = incoming.payload;
     request.peer = peer;
     request.maybe_truncated = truncated;
-    const ExchangeOrigin origin{this, &from, &incoming.token};
     request.origin = &origin;
-    std::optional<Response> response = handler.handle(request);
-    deferred_now = !response && origin.deferred;
-    return response;
+    return handler.handle(request);
   }
 
   Response discovery() const {
@@ -463,7 +474,9 @@ struct Server::Impl {
       answer = &with_block;
     }
     if (state.in_open_batch) {
-      queue_answer(state.confirmable, state.message_id, state.token, *answer, state.address);
+      for (unsigned copy = 0; copy < state.copies; ++copy) {
+        queue_answer(state.confirmable, state.message_id, state.token, *answer, state.address);
+      }
       std::erase(deferred_in_batch, &state);
     } else if (state.confirmable) {
       const std::uint16_t message_id = next_message_id++;
@@ -536,7 +549,6 @@ struct Server::Impl {
   // Deferred during the open batch and not answered yet.
   std::vector<PendingExchange::State*> deferred_in_batch;
   bool batch_open = false;
-  bool deferred_now = false;
 
   coapwire::Message incoming;
   coapwire::Message scratch;

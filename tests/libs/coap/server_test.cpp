@@ -266,6 +266,36 @@ TEST_F(ServerTest, AnExchangeAnsweredBeforeTheEndOfItsBatchIsPiggybackedOnTheAck
   EXPECT_FALSE(server_->has_pending_sends()) << "nothing awaits an ACK";
 }
 
+TEST_F(ServerTest, EachCopyOfADuplicateWithinOneBatchGetsTheSameAcknowledgement) {
+  peer_->post(true, 0x5151, 0xcc);
+  peer_->post(true, 0x5151, 0xcc);  // both wait on the socket: one receive batch
+  serve_until_calls(1);
+  for (int copy = 0; copy < 2; ++copy) {
+    const auto empty_ack = peer_->poll_reply();
+    ASSERT_TRUE(empty_ack) << "copy " << copy;
+    EXPECT_EQ(empty_ack->type, kAck);
+    EXPECT_EQ(empty_ack->code, 0);
+    EXPECT_EQ(empty_ack->message_id, 0x5151);
+  }
+  EXPECT_EQ(duplicates_.value(), 1u);
+  handler_.pending.front().respond(Response(Code::created));
+  handler_.pending.clear();
+  ASSERT_TRUE(serve_until_reply());  // its separate answer
+
+  handler_.answer_at_end_of_batch = true;
+  peer_->post(true, 0x5252, 0xdd);
+  peer_->post(true, 0x5252, 0xdd);
+  serve_until_calls(2);
+  for (int copy = 0; copy < 2; ++copy) {
+    const auto answer = peer_->poll_reply();
+    ASSERT_TRUE(answer) << "copy " << copy;
+    EXPECT_EQ(answer->type, kAck);
+    EXPECT_EQ(answer->code, kCreated);
+    EXPECT_EQ(answer->message_id, 0x5252);
+  }
+  EXPECT_FALSE(peer_->poll_reply());
+}
+
 TEST_F(ServerTest, AnUnacknowledgedSeparateAnswerIsRetransmittedUntilTheDeviceAcks) {
   auto options = default_options();
   options.ack_timeout = std::chrono::milliseconds(30);
