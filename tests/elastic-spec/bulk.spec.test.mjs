@@ -224,6 +224,10 @@ describe('requests iot-collector sends', () => {
     for (const entry of requests) {
       const where = `${entry.method} ${entry.url} (#${entry.seq})`;
       const url = checkEnvelope(entry, BULK);
+      // The answer is trimmed to what the collector reads, which must include each item's
+      // status and error (without them every document would look failed).
+      const kept = (entry.query.filter_path ?? '').split(',');
+      for (const path of ['errors', 'items.*.status', 'items.*.error']) assert.ok(kept.includes(path), `${where}: filter_path keeps ${path}`);
       const ops = checkBulkBody(entry.body, where);
       assert.ok(ops.length > 0, `${where}: no operations`);
       for (const op of ops) {

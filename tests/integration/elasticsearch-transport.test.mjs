@@ -49,7 +49,7 @@ async function startRelay(target) {
       s.on('error', () => {});
     }
     client.on('data', (chunk) => {
-      bulkRequests += chunk.toString('latin1').split('POST /_bulk ').length - 1;
+      bulkRequests += chunk.toString('latin1').split(/POST \/_bulk[ ?]/).length - 1;
     });
     client.pipe(upstream).pipe(client);
   });

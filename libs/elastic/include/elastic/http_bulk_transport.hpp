@@ -5,12 +5,16 @@
 
 namespace iot::elastic {
 
-// BulkTransport over HttpClient: POST /_bulk with an NDJSON body.
+// BulkTransport over HttpClient: POST /_bulk with an NDJSON body. filter_path keeps only what
+// parse_bulk_response reads (each item's operation with its status and error): about 25 bytes per
+// document instead of 200, a tenth of the answer to receive and parse.
+inline constexpr const char* kBulkTarget = "/_bulk?filter_path=errors,items.*.status,items.*.error";
+
 class HttpBulkTransport final : public BulkTransport {
  public:
   explicit HttpBulkTransport(HttpClient& client) : client_(client) {}
   void send_bulk(std::string body, Done done) override {
-    client_.send(HttpRequest{"POST", "/_bulk", "application/x-ndjson", std::move(body)},
+    client_.send(HttpRequest{"POST", kBulkTarget, "application/x-ndjson", std::move(body)},
                  [done = std::move(done)](HttpResult result) {
                    if (result.response) {
                      done(result.response->status, std::move(result.response->body), {});
