@@ -4,6 +4,7 @@
 #include <random>
 
 #include "elastic/bulk_response.hpp"
+#include "elastic/http_bulk_transport.hpp"
 #include "logging/log.hpp"
 
 namespace iot::collector {
@@ -157,7 +158,7 @@ void ElasticsearchMonitor::send_self_metrics() {
     schedule_self_metrics();
     return;
   }
-  client_.send({"POST", "/_bulk", "application/x-ndjson",
+  client_.send({"POST", elastic::kBulkTarget, "application/x-ndjson",
                 self_metrics_->next_bulk_body(std::chrono::system_clock::now())},
                [this](elastic::HttpResult result) {
                  std::string error;
