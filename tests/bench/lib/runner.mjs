@@ -1,0 +1,170 @@
+// One load run (iotc against a running server, with the CPU, memory and drop counters around
+// it) and one cell (warm runs repeated until enough clean ones, medians).
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { start, pinned } from './processes.mjs';
+import { CLK_TCK, machineCpu, peakRss, processCpuSeconds, processTable, selfCpuSeconds, udpCounters, parsePidStat } from './procstat.mjs';
+import { median, noiseDecision, othersTicks, saturated } from './stats.mjs';
+
+const DRAIN_MS = 2000;
+let runNumber = 0;
+
+/** iotc's flags for a load description {concurrency | rate, devices, non, batch, threads}. */
+export function iotcArgs(port, load, durationS, output) {
+  const args = ['load', '--host', '127.0.0.1', '--port', String(port), '--duration', `${Math.round(durationS * 1000)}ms`, '--devices', String(load.devices), '--threads', String(load.threads ?? 1), '--batch', String(load.batch ?? 1), '--drain-timeout-ms', String(DRAIN_MS), '--silent', '--output', output];
+  if (load.rate) args.push('--rate', String(load.rate));
+  else args.push('--concurrency', String(load.concurrency));
+  if (load.non) args.push('--non');
+  return args;
+}
+
+// iotc runs under sh, which reads its own /proc/PID/stat after waiting for iotc: the cutime and
+// cstime fields then hold exactly iotc's CPU time, which /proc can no longer show once iotc exited.
+const WRAPPER = '"$@"; rc=$?; read -r s < /proc/$$/stat; echo "IOTC_STAT $s"; exit $rc';
+
+const ourPids = (server) => new Set([process.pid, server.pid, ...(server.esPid ? [server.esPid] : [])]);
+
+const snapshot = (server) => ({
+  t: performance.now(),
+  processes: processTable(),
+  machine: machineCpu(),
+  server: processCpuSeconds(server.pid),
+  es: server.esPid ? processCpuSeconds(server.esPid) : null,
+  self: selfCpuSeconds(),
+  udp: udpCounters(),
+});
+
+/** One measured run; returns the raw record (everything the report needs, and the iotc report). */
+export async function runOnce(cfg, server, load, durationS) {
+  const output = join(cfg.tmp, `iotc-${++runNumber}.json`);
+  const before = snapshot(server);
+  const [cmd, argv] = pinned(cfg.cpus.iotc, cfg.bins.iotc, iotcArgs(server.port, load, durationS, output));
+  const p = start('sh', ['-c', WRAPPER, 'sh', cmd, ...argv], { name: 'iotc' });
+  const limitMs = durationS * 1000 + DRAIN_MS + 60000;
+  const statLine = await p.line(/^IOTC_STAT /, limitMs).catch(async (e) => {
+    await p.stop();
+    throw e;
+  });
+  const { code } = await p.exited;
+  const after = snapshot(server);
+  if (!server.proc.running) throw new Error(`${server.name} exited during a run: ${server.proc.describe()}`);
+  let report;
+  try {
+    report = JSON.parse(readFileSync(output, 'utf8'));
+  } catch {
+    throw new Error(`iotc wrote no report (exit status ${code}): ${p.describe()}`);
+  } finally {
+    rmSync(output, { force: true });
+  }
+
+  const child = parsePidStat(statLine.slice('IOTC_STAT '.length));
+  const iotcCpu = (child.cutime + child.cstime) / CLK_TCK;
+  const wall = (after.t - before.t) / 1000;
+  const serverCpu = after.server - before.server;
+  const esCpu = server.esPid ? after.es - before.es : null;
+  // The noise decision counts other processes' CPU directly. The machine-wide figure (/proc/stat)
+  // is kept for the record only: softirq work for our own packets that lands while a CPU is
+  // idle is charged to no process, so "machine − ours" overstates others on a half-loaded server.
+  const ours = serverCpu + (esCpu ?? 0) + iotcCpu + (after.self - before.self);
+  const machineBusy = (after.machine.busy - before.machine.busy) / CLK_TCK;
+  const noise = noiseDecision({ otherSeconds: othersTicks(before.processes, after.processes, ourPids(server)) / CLK_TCK, wallSeconds: wall });
+  const batch = load.batch ?? 1;
+  const events = report.ok_responses * batch;
+  const perEvent = (cpu) => (events > 0 && cpu !== null ? (cpu * 1e6) / events : null);
+  return {
+    load,
+    durationS,
+    wallSeconds: wall,
+    requestsPerS: report.throughput_per_second,
+    eventsPerS: report.ok_responses * batch / report.duration_seconds,
+    answeredFraction: report.requests_sent ? report.answered / report.requests_sent : 0,
+    okFraction: report.requests_sent ? report.ok_responses / report.requests_sent : 0,
+    okResponses: report.ok_responses,
+    p50: report.latency_ms.p50,
+    p99: report.latency_ms.p99,
+    p999: report.latency_ms.p99_9,
+    serverCpuSeconds: serverCpu,
+    serverCpuUsPerEvent: perEvent(serverCpu),
+    esCpuSeconds: esCpu,
+    esCpuUsPerEvent: perEvent(esCpu),
+    drops: after.udp.inErrors - before.udp.inErrors,
+    rcvbufDrops: after.udp.rcvbufErrors - before.udp.rcvbufErrors,
+    timeouts: report.timeouts,
+    retransmissions: report.retransmissions,
+    iotcCpuFraction: iotcCpu / wall / (load.threads ?? 1),
+    iotcSaturated: saturated(iotcCpu, wall, load.threads ?? 1),
+    otherCores: noise.otherCores,
+    noisy: noise.noisy,
+    machineBusyCores: machineBusy / wall,
+    unattributedCores: (machineBusy - ours) / wall,
+    iotc: report,
+  };
+}
+
+/**
+ * Before repeating a noisy run, give whatever disturbed it a chance to finish: watch other
+ * processes in half-second windows until one is quiet, for at most maxMs.
+ */
+async function waitForQuiet(server, maxMs = 10000) {
+  const end = performance.now() + maxMs;
+  while (performance.now() < end) {
+    const a = { t: performance.now(), processes: processTable() };
+    await new Promise((r) => setTimeout(r, 500));
+    const wall = (performance.now() - a.t) / 1000;
+    const others = othersTicks(a.processes, processTable(), ourPids(server)) / CLK_TCK;
+    if (!noiseDecision({ otherSeconds: others, wallSeconds: wall }).noisy) return;
+  }
+}
+
+/**
+ * A cell: `runs` clean runs, each retried up to `tries` times when other processes took more
+ * than a tenth of a core; a run that stays noisy makes the whole cell refused (no figures).
+ */
+export async function runCell(cfg, server, cell, { runs, durationS, tries = 3, log = () => {} }) {
+  const measured = [];
+  const discarded = [];
+  for (let i = 0; i < runs; ++i) {
+    let run;
+    for (let attempt = 1; attempt <= tries; ++attempt) {
+      await server.betweenRuns();
+      run = await runOnce(cfg, server, cell.load, durationS);
+      if (!run.noisy) break;
+      discarded.push(run);
+      log(`  ${server.name} ${cell.id}: run ${i + 1} noisy (others used ${(run.otherCores * 100).toFixed(0)} % of a core), ${attempt < tries ? 'repeating' : 'giving up'}`);
+      if (attempt < tries) await waitForQuiet(server);
+    }
+    if (run.noisy) {
+      return { server: server.name, cell: cell.id, refused: `other processes used ${(run.otherCores * 100).toFixed(0)} % of a core in ${tries} tries`, runs: measured, discarded };
+    }
+    measured.push(run);
+  }
+  return summarise(server, cell, measured, discarded);
+}
+
+export function summarise(server, cell, runs, discarded = []) {
+  const m = (key) => median(runs.map((r) => r[key]));
+  const sum = (key) => runs.reduce((a, r) => a + r[key], 0);
+  return {
+    server: server.name,
+    cell: cell.id,
+    refused: null,
+    requestsPerS: m('requestsPerS'),
+    eventsPerS: m('eventsPerS'),
+    answeredFraction: m('answeredFraction'),
+    okFraction: m('okFraction'),
+    p50: m('p50'),
+    p99: m('p99'),
+    p999: m('p999'),
+    serverCpuUsPerEvent: m('serverCpuUsPerEvent'),
+    esCpuUsPerEvent: server.esPid ? m('esCpuUsPerEvent') : null,
+    peakRss: peakRss(server.pid),
+    esPeakRss: server.esPid ? peakRss(server.esPid) : null,
+    drops: sum('drops'),
+    timeouts: sum('timeouts'),
+    retransmissions: sum('retransmissions'),
+    iotcCpuFraction: m('iotcCpuFraction'),
+    iotcSaturated: runs.some((r) => r.iotcSaturated),
+    runs,
+    discarded,
+  };
+}
