@@ -11,8 +11,10 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <random>
 #include <stdexcept>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -207,12 +209,17 @@ struct PendingExchange::State {
   coapwire::Token token;
   bool confirmable;
   std::optional<BlockOption> block1;  // the last block of an upload: echoed in the answer
-  // Deferred during the batch being processed: an answer before its end is piggybacked.
-  bool in_open_batch;
-  unsigned copies = 1;  // of the request within that batch: each gets the acknowledgement
+  std::uint64_t serial;               // tells a reused address apart in the delayed-ACK queue
+  bool in_open_batch;                 // deferred in the batch being processed
+  // A confirmable request's empty ACK went out: the answer must then be a separate CON. Until
+  // then the answer is piggybacked on the ACK.
+  bool acknowledged = false;
+  unsigned copies = 1;  // of the request within its batch: each gets the acknowledgement
 };
 
 struct Server::Impl {
+  using OutgoingConfirmables = detail::OutgoingConfirmables;
+
   Impl(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates)
       : handler(handler),
         exchanges(options.exchange_cache_capacity),
@@ -220,6 +227,7 @@ struct Server::Impl {
         outgoing(coapwire::TransmissionParameters{.ack_timeout = options.ack_timeout}),
         paths(options.paths),
         request_flush(options.request_flush),
+        empty_ack_delay(options.empty_ack_delay),
         next_message_id(static_cast<std::uint16_t>(std::random_device{}())) {
     const std::size_t slot = std::clamp<std::size_t>(options.max_datagram_bytes, 4, 65'507);
     receive_buffers.resize(kBatch * slot);
@@ -255,12 +263,17 @@ struct Server::Impl {
     }
     handler.end_of_batch();
     batch_open = false;
-    // Exchanges deferred in this batch and still unanswered: acknowledge the requests now, the
-    // answers follow as separate responses.
+    // Exchanges deferred in this batch and still unanswered: their empty ACKs wait a little in
+    // case the answer comes first and can ride on the ACK (RFC 7252 §5.2.2).
+    const auto ack_by = tick_after(now + empty_ack_delay);
     for (auto* state : deferred_in_batch) {
       state->in_open_batch = false;
-      for (unsigned copy = 0; state->confirmable && copy < state->copies; ++copy) {
-        queue_empty(MessageType::acknowledgement, state->message_id, state->address);
+      if (!state->confirmable) continue;
+      if (empty_ack_delay.count() == 0) {
+        acknowledge(*state);
+      } else {
+        delayed_acks.push_back(DelayedAck{ack_by, state, state->serial});
+        arm_timer(ack_by);
       }
     }
     deferred_in_batch.clear();
@@ -308,12 +321,18 @@ struct Server::Impl {
       duplicates.add();
       if (known->response != nullptr) {
         queue_answer(confirmable, incoming.message_id, incoming.token, *known->response, from);
-      } else if (auto* state = deferred_in_open_batch(peer, incoming.message_id)) {
-        // Each copy gets the same acknowledgement (RFC 7252 §4.5), which the batch's end decides:
-        // the piggybacked answer or the empty ACK.
-        ++state->copies;
+      } else if (auto* state = pending_exchange(peer, incoming.message_id)) {
+        if (state->in_open_batch) {
+          // Each copy gets the same acknowledgement (RFC 7252 §4.5), which the batch's end
+          // decides: the piggybacked answer or the empty ACK.
+          ++state->copies;
+        } else if (state->confirmable) {
+          // The device retransmits: stop holding the empty ACK back.
+          state->copies = 1;
+          acknowledge(*state);
+        }
       } else if (confirmable) {
-        queue_empty(MessageType::acknowledgement, incoming.message_id, from);  // being answered
+        queue_empty(MessageType::acknowledgement, incoming.message_id, from);
       }
       return;
     }
@@ -329,12 +348,25 @@ struct Server::Impl {
     exchanges.remember(peer, incoming.message_id, token, *response, now);
   }
 
-  PendingExchange::State* deferred_in_open_batch(const PeerAddress& peer,
-                                                 std::uint16_t message_id) const {
-    const auto found = std::find_if(
-        deferred_in_batch.begin(), deferred_in_batch.end(),
-        [&](const auto* state) { return state->message_id == message_id && state->peer == peer; });
-    return found != deferred_in_batch.end() ? *found : nullptr;
+  static std::string pending_key(const PeerAddress& peer, std::uint16_t message_id) {
+    std::string key(peer.view());
+    key.push_back(static_cast<char>(message_id >> 8));
+    key.push_back(static_cast<char>(message_id & 0xff));
+    return key;
+  }
+
+  PendingExchange::State* pending_exchange(const PeerAddress& peer,
+                                           std::uint16_t message_id) const {
+    const auto found = pending.find(pending_key(peer, message_id));
+    return found != pending.end() ? found->second : nullptr;
+  }
+
+  // The empty ACK of a deferred confirmable request, once per copy received.
+  void acknowledge(PendingExchange::State& state) {
+    for (unsigned copy = 0; copy < state.copies; ++copy) {
+      queue_empty(MessageType::acknowledgement, state.message_id, state.address);
+    }
+    state.acknowledged = true;
   }
 
   // The answer to the request in `incoming`: from the protocol checks here or from the handler.
@@ -463,7 +495,8 @@ struct Server::Impl {
     }
   }
 
-  // Answers a deferred exchange: piggybacked while its batch is open, separately otherwise.
+  // Answers a deferred exchange: piggybacked on the ACK while the request is not acknowledged yet
+  // (or as a NON answer), as a confirmable separate response otherwise.
   void answer_later(PendingExchange::State& state, const Response& response) {
     const Response* answer = &response;
     Response with_block;
@@ -478,6 +511,13 @@ struct Server::Impl {
         queue_answer(state.confirmable, state.message_id, state.token, *answer, state.address);
       }
       std::erase(deferred_in_batch, &state);
+    } else if (state.confirmable && !state.acknowledged) {
+      std::vector<std::uint8_t>& datagram = separate_scratch;
+      for (unsigned copy = 0; copy < state.copies; ++copy) {
+        encode_response(MessageType::acknowledgement, state.message_id, state.token, *answer,
+                        scratch, datagram);
+        send_separate(state.address, datagram);
+      }
     } else if (state.confirmable) {
       const std::uint16_t message_id = next_message_id++;
       std::vector<std::uint8_t> datagram;
@@ -494,13 +534,34 @@ struct Server::Impl {
     }
     exchanges.remember(state.peer, state.message_id, state.token.view(), response,
                        ExchangeCache::Clock::now());
-    pending.erase(&state);
+    forget(state);
+  }
+
+  void remember_owed(PendingExchange::State& state) {
+    state.serial = next_serial++;
+    owed.insert(&state);
+    pending.insert_or_assign(pending_key(state.peer, state.message_id), &state);
+  }
+
+  void forget(PendingExchange::State& state) {
+    owed.erase(&state);
+    const auto found = pending.find(pending_key(state.peer, state.message_id));
+    if (found != pending.end() && found->second == &state) pending.erase(found);
     state.server = nullptr;
   }
 
-  // ---- retransmission timer ----
+  // ---- timer: delayed empty ACKs and retransmissions ----
 
-  using OutgoingConfirmables = detail::OutgoingConfirmables;
+  // Delayed-ACK deadlines are rounded up to this tick, so the timer fires at most once per tick
+  // however many batches wait.
+  static constexpr std::chrono::milliseconds kAckTick{5};
+
+  static OutgoingConfirmables::Clock::time_point tick_after(
+      OutgoingConfirmables::Clock::time_point t) {
+    const auto ticks = (t.time_since_epoch() + kAckTick - std::chrono::nanoseconds(1)) / kAckTick;
+    return OutgoingConfirmables::Clock::time_point(
+        std::chrono::duration_cast<OutgoingConfirmables::Clock::duration>(ticks * kAckTick));
+  }
 
   void arm_timer(OutgoingConfirmables::Clock::time_point deadline) {
     if (armed && *armed <= deadline) return;
@@ -513,12 +574,21 @@ struct Server::Impl {
     ::timerfd_settime(timer.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
   }
 
-  void run_due_retransmissions() {
+  void run_timers() {
     const auto now = OutgoingConfirmables::Clock::now();
     if (!armed || now < *armed) return;
     std::uint64_t expirations = 0;
     [[maybe_unused]] const auto n = ::read(timer.get(), &expirations, sizeof expirations);
     armed.reset();
+    while (!delayed_acks.empty() && delayed_acks.front().deadline <= now) {
+      const DelayedAck due = delayed_acks.front();
+      delayed_acks.pop_front();
+      // Answered meanwhile (piggybacked), or the address now holds another exchange: nothing.
+      if (owed.contains(due.state) && due.state->serial == due.serial && !due.state->acknowledged) {
+        acknowledge(*due.state);
+      }
+    }
+    flush();
     const std::size_t given_up = outgoing.expire(
         now, [this](const SocketAddress& to, const std::vector<std::uint8_t>& datagram) {
           send_one(to, datagram);
@@ -527,6 +597,7 @@ struct Server::Impl {
       logging::debug("coap separate responses unacknowledged", {{"given_up", given_up}});
     }
     if (const auto next = outgoing.next_deadline()) arm_timer(*next);
+    if (!delayed_acks.empty()) arm_timer(delayed_acks.front().deadline);
   }
 
   RequestHandler& handler;
@@ -536,6 +607,7 @@ struct Server::Impl {
   std::vector<std::string> paths;
   std::function<void()> request_flush;
   bool flush_requested = false;
+  std::chrono::milliseconds empty_ack_delay;
   std::uint16_t next_message_id;
 
   FileDescriptor socket;
@@ -545,7 +617,17 @@ struct Server::Impl {
   unsigned short port = 0;
   std::string address;
 
-  std::unordered_set<PendingExchange::State*> pending;  // answers still owed
+  std::unordered_set<PendingExchange::State*> owed;  // every answer still owed
+  // The same, by peer and message id, for retransmissions of deferred requests. (Should a
+  // restarted device reuse a message id with a new token meanwhile, the newer exchange wins.)
+  std::unordered_map<std::string, PendingExchange::State*> pending;
+  std::uint64_t next_serial = 0;
+  struct DelayedAck {
+    OutgoingConfirmables::Clock::time_point deadline;
+    PendingExchange::State* state;  // may be gone: checked through `pending` and the serial
+    std::uint64_t serial;
+  };
+  std::deque<DelayedAck> delayed_acks;  // in deadline order (one delay for all)
   // Deferred during the open batch and not answered yet.
   std::vector<PendingExchange::State*> deferred_in_batch;
   bool batch_open = false;
@@ -626,7 +708,7 @@ Server::Server(const ServerOptions& options, RequestHandler& handler, metrics::C
 Server::~Server() {
   if (!impl_) return;
   // Every owed answer goes out while the socket is still open.
-  const std::vector<PendingExchange::State*> owed(impl_->pending.begin(), impl_->pending.end());
+  const std::vector<PendingExchange::State*> owed(impl_->owed.begin(), impl_->owed.end());
   for (auto* state : owed) impl_->answer_later(*state, unavailable());
   impl_->flush();
 }
@@ -662,8 +744,8 @@ PendingExchange defer(const Request& request) {
   Server::Impl& server = *origin.server;
   auto state = std::make_unique<PendingExchange::State>(PendingExchange::State{
       &server, *origin.address, request.peer, request.message_id, *origin.token,
-      request.confirmable, request.block1, server.batch_open});
-  server.pending.insert(state.get());
+      request.confirmable, request.block1, 0, server.batch_open});
+  server.remember_owed(*state);
   if (server.batch_open) server.deferred_in_batch.push_back(state.get());
   return PendingExchange(std::move(state));
 }
@@ -673,7 +755,7 @@ int Server::event_fd() const {
 }
 
 bool Server::process() {
-  impl_->run_due_retransmissions();
+  impl_->run_timers();
   return impl_->receive_batch();
 }
 
@@ -683,7 +765,7 @@ void Server::flush() {
 }
 
 bool Server::has_pending_sends() const {
-  return !impl_->outgoing.empty();
+  return !impl_->outgoing.empty() || impl_->send_count > 0;
 }
 
 unsigned short Server::local_port() const {

@@ -122,6 +122,8 @@ class ServerTest : public ::testing::Test {
     options.host = "127.0.0.1";
     options.port = 0;
     options.paths = {"events"};
+    // Most tests look at separate responses: acknowledge deferred requests at once.
+    options.empty_ack_delay = std::chrono::milliseconds(0);
     return options;
   }
 
@@ -294,6 +296,64 @@ TEST_F(ServerTest, EachCopyOfADuplicateWithinOneBatchGetsTheSameAcknowledgement)
     EXPECT_EQ(answer->message_id, 0x5252);
   }
   EXPECT_FALSE(peer_->poll_reply());
+}
+
+TEST_F(ServerTest, AnAnswerReadyWithinTheEmptyAckDelayRidesOnTheAck) {
+  auto options = default_options();
+  options.empty_ack_delay = std::chrono::seconds(10);
+  start(options);
+  peer_->post(true, 0x6161, 0xee);
+  serve_until_calls(1);
+  serve_briefly();
+  EXPECT_FALSE(peer_->poll_reply()) << "the empty ACK is held back";
+  handler_.pending.front().respond(Response(Code::created));
+  const auto reply = serve_until_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->type, kAck);
+  EXPECT_EQ(reply->code, kCreated);
+  EXPECT_EQ(reply->message_id, 0x6161);
+  EXPECT_EQ(reply->token, std::vector<std::uint8_t>{0xee});
+  serve_briefly();
+  EXPECT_FALSE(peer_->poll_reply()) << "one datagram: no empty ACK, no separate response";
+  EXPECT_FALSE(server_->has_pending_sends());
+}
+
+TEST_F(ServerTest, WithoutAnAnswerTheEmptyAckGoesOutWhenTheDelayEnds) {
+  auto options = default_options();
+  options.empty_ack_delay = std::chrono::milliseconds(30);
+  start(options);
+  const auto posted = std::chrono::steady_clock::now();
+  peer_->post(true, 0x6262, 0xef);
+  serve_until_calls(1);
+  const auto empty_ack = serve_until_reply();
+  ASSERT_TRUE(empty_ack);
+  EXPECT_GE(std::chrono::steady_clock::now() - posted, std::chrono::milliseconds(30));
+  EXPECT_EQ(empty_ack->type, kAck);
+  EXPECT_EQ(empty_ack->code, 0);
+  EXPECT_EQ(empty_ack->message_id, 0x6262);
+  handler_.pending.front().respond(Response(Code::created));
+  const auto answer = serve_until_reply();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->type, kCon) << "acknowledged already: a separate response";
+  EXPECT_EQ(answer->code, kCreated);
+}
+
+TEST_F(ServerTest, ARetransmissionWhileTheEmptyAckIsHeldBackGetsItAtOnce) {
+  auto options = default_options();
+  options.empty_ack_delay = std::chrono::seconds(10);
+  start(options);
+  peer_->post(true, 0x6363, 0xf0);
+  serve_until_calls(1);
+  peer_->post(true, 0x6363, 0xf0);  // the device's ACK_TIMEOUT ran out
+  const auto empty_ack = serve_until_reply();
+  ASSERT_TRUE(empty_ack);
+  EXPECT_EQ(empty_ack->type, kAck);
+  EXPECT_EQ(empty_ack->code, 0);
+  EXPECT_EQ(handler_.calls, 1);
+  handler_.pending.front().respond(Response(Code::created));
+  const auto answer = serve_until_reply();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->type, kCon);
 }
 
 TEST_F(ServerTest, AnUnacknowledgedSeparateAnswerIsRetransmittedUntilTheDeviceAcks) {

@@ -15,13 +15,12 @@
 namespace iot::coap {
 
 // A request the handler answers after handle() returned, e.g. once Elasticsearch has stored its
-// events (RFC 7252 §5.2.2 separate response). Answered before the server finishes the batch of
-// datagrams the request arrived in (see RequestHandler::end_of_batch), the answer is piggybacked
-// on the ACK like an immediate one. Otherwise a confirmable request gets an empty ACK at the end
-// of its batch and respond() sends the answer as a confirmable message carrying the request's
-// token, retransmitted until the device acknowledges it; a non-confirmable request gets a
-// non-confirmable answer. Retransmissions of the request meanwhile get the empty ACK again and
-// never reach the handler.
+// events. A confirmable request answered within ServerOptions::empty_ack_delay (or before the end
+// of its receive batch, see RequestHandler::end_of_batch) gets the answer piggybacked on its ACK
+// like an immediate one. Otherwise it gets an empty ACK, and respond() sends the answer as a
+// confirmable separate response (RFC 7252 §5.2.2) carrying the request's token, retransmitted
+// until the device acknowledges it. A non-confirmable request gets a non-confirmable answer.
+// Retransmissions of the request meanwhile get the empty ACK and never reach the handler.
 // Move-only; used on the server's thread only. Destroyed unanswered, it answers 5.03 with
 // Max-Age 1 so a device is never left without an answer; after its server is gone it does
 // nothing.
@@ -75,6 +74,11 @@ struct ServerOptions {
   std::size_t max_datagram_bytes = 1472;
   // Retransmission of confirmable separate responses (RFC 7252 §4.8); tests shorten it.
   std::chrono::milliseconds ack_timeout{2000};
+  // A deferred confirmable request's empty ACK waits this long (rounded up to 5 ms) in case the
+  // answer is ready by then and can ride on the ACK: one datagram instead of three (empty ACK,
+  // CON answer, the device's ACK). Well under the devices' ACK_TIMEOUT (2 s by default); a device
+  // that retransmits meanwhile gets the empty ACK at once. 0: acknowledge at the end of the batch.
+  std::chrono::milliseconds empty_ack_delay{500};
   // Separate responses sent outside process() (e.g. a bulk request's worth at once) are queued
   // and this is called, once per burst, to have Server::flush() run soon on the server's thread
   // (an event loop posts it). Unset: each is sent at once with its own system call.
@@ -116,8 +120,8 @@ class Server {
   // Sends the separate responses queued since ServerOptions::request_flush was called.
   void flush();
 
-  // Whether confirmable separate responses still await the device's ACK. A worker stopping
-  // waits for this to clear.
+  // Whether answers are queued or confirmable separate responses still await the device's ACK.
+  // A worker stopping waits for this to clear.
   bool has_pending_sends() const;
 
   unsigned short local_port() const;
