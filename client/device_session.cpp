@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <span>
+#include <stdexcept>
 
 namespace iot::client {
 
@@ -74,7 +75,8 @@ DeviceSession::DeviceSession(const GlobalOptions& options,
 Answer DeviceSession::exchange(const coapwire::Request& request) {
   std::optional<Answer> answer;
   const auto sent_at = std::chrono::steady_clock::now();
-  engine_.send(0, request, [&](const coapwire::Result& result) {
+  // One request at a time: the device always has a free message id.
+  const bool queued = engine_.send(0, request, [&](const coapwire::Result& result) {
     Answer a;
     a.kind = result.kind;
     a.code = result.code;
@@ -86,6 +88,7 @@ Answer DeviceSession::exchange(const coapwire::Request& request) {
     a.latency = result.completed_at - sent_at;
     answer = std::move(a);
   });
+  if (!queued) throw std::logic_error("iotc: no free CoAP message id on an idle device");
   // The engine's own timers end every exchange (retransmissions, then the exchange timeout).
   while (!answer) engine_.poll(std::chrono::steady_clock::now() + std::chrono::seconds(1));
   return *answer;

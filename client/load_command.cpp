@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string_view>
 
 #include "commands.hpp"
 #include "load_runner.hpp"
@@ -166,12 +167,25 @@ int run_load(int argc, const char* const* argv, const cli::Environment& env) {
     std::cerr << "iotc load: run " << options.run_id << " against " << options.globals.host << ":"
               << options.globals.port << "\n";
   }
-  const auto result = run_load_test(options, [&](const loadgen::LiveStatus& status) {
-    if (!show_status) return;
-    std::cerr << (terminal ? "\r" : "") << loadgen::format_status_line(status)
-              << (terminal ? "" : "\n") << std::flush;
-  });
+  const auto result = run_load_test(
+      options,
+      [&](const loadgen::LiveStatus& status) {
+        if (!show_status) return;
+        std::cerr << (terminal ? "\r" : "") << loadgen::format_status_line(status)
+                  << (terminal ? "" : "\n") << std::flush;
+      },
+      [&](std::string_view notice) {
+        if (options.globals.silent) return;
+        // On a terminal the status line has no line break yet: keep it, start a new line.
+        std::cerr << (show_status && terminal ? "\n" : "") << "iotc load: " << notice << "\n"
+                  << std::flush;
+      });
   if (show_status && terminal) std::cerr << "\n";
+  if (result.not_sent > 0 && !options.globals.silent) {
+    std::cerr << "iotc load: " << result.not_sent << " of " << result.report.requests_sent
+              << " requests not sent: their device had every CoAP message id in flight (counted "
+                 "as send errors)\n";
+  }
 
   const std::string json = loadgen::render_json(result.report);
   if (!options.globals.silent) {

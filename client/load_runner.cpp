@@ -33,6 +33,7 @@ struct SecondTally {
 // Totals of a thread, merged at the end.
 struct ThreadTotals {
   std::uint64_t sent = 0, events = 0, timeouts = 0, send_errors = 0, retransmissions = 0;
+  std::uint64_t not_sent = 0;  // refused by the engine: every message id of the device in flight
   std::array<std::uint64_t, 256> responses{};  // by raw CoAP code
 };
 
@@ -155,10 +156,11 @@ std::vector<Share> split(const LoadOptions& options) {
 class LoadThread {
  public:
   LoadThread(const LoadOptions& options, Share share, Aggregator& aggregator,
-             Clock::time_point start, Clock::time_point stop)
+             std::atomic<bool>& out_of_message_ids, Clock::time_point start, Clock::time_point stop)
       : options_(options),
         share_(share),
         aggregator_(aggregator),
+        out_of_message_ids_(out_of_message_ids),
         start_(start),
         stop_(stop),
         engine_([&] {
@@ -255,13 +257,23 @@ class LoadThread {
     const std::uint64_t first_seq = share_.index + stride * n * options_.batch;
     body_ = load_request_body(options_, senders_[device], first_seq, stride,
                               std::chrono::system_clock::now());
-    engine_.send(device,
-                 post_events(body_, options_.confirmable ? coapwire::MessageType::confirmable
-                                                         : coapwire::MessageType::non_confirmable),
-                 [this, intended](const coapwire::Result& result) { complete(result, intended); });
+    const bool queued = engine_.send(
+        device,
+        post_events(body_, options_.confirmable ? coapwire::MessageType::confirmable
+                                                : coapwire::MessageType::non_confirmable),
+        [this, intended](const coapwire::Result& result) { complete(result, intended); });
+    // A request that cannot be sent counts like one the kernel refused: sent (it was due) and
+    // failed, never answered, so it has no latency and the schedule goes on without it.
     ++totals_.sent;
     totals_.events += options_.batch;
     ++tally_.sent;
+    if (!queued) {
+      // Its device has all 65,536 message ids in flight: the server is not keeping up.
+      ++totals_.not_sent;
+      ++totals_.send_errors;
+      ++tally_.errors;
+      if (totals_.not_sent == 1) out_of_message_ids_.store(true, std::memory_order_relaxed);
+    }
   }
 
   void complete(const coapwire::Result& result, Clock::time_point intended) {
@@ -297,6 +309,7 @@ class LoadThread {
   const LoadOptions& options_;
   Share share_;
   Aggregator& aggregator_;
+  std::atomic<bool>& out_of_message_ids_;  // set by the first request a thread could not send
   const Clock::time_point start_, stop_;
   coapwire::ClientEngine engine_;
   std::vector<std::string> senders_;
@@ -307,6 +320,10 @@ class LoadThread {
   bool draining_ = false;
   ThreadTotals totals_;
 };
+
+constexpr std::string_view kOutOfMessageIdsNotice =
+    "a device has all 65,536 CoAP message ids in flight: the server is not keeping up; requests "
+    "due on such a device are not sent and count as send errors";
 
 std::string target_of(const GlobalOptions& globals) {
   const bool ipv6 = globals.host.find(':') != std::string::npos;
@@ -355,7 +372,8 @@ std::string load_request_body(const LoadOptions& options, std::string_view sende
 }
 
 LoadResult run_load_test(const LoadOptions& options,
-                         const std::function<void(const loadgen::LiveStatus&)>& on_second) {
+                         const std::function<void(const loadgen::LiveStatus&)>& on_second,
+                         const std::function<void(std::string_view)>& on_notice) {
   if (!options.duration && !options.count) {
     throw std::invalid_argument("a load test needs a duration or a count");
   }
@@ -365,9 +383,17 @@ LoadResult run_load_test(const LoadOptions& options,
   const auto provisional = Clock::now() + std::chrono::milliseconds(50);
   Aggregator aggregator(provisional);
   const auto stop = options.duration ? provisional + *options.duration : Clock::time_point::max();
+  std::atomic<bool> out_of_message_ids{false};
+  bool told_out_of_message_ids = false;
+  const auto tell_out_of_message_ids = [&] {
+    if (told_out_of_message_ids || !out_of_message_ids.load(std::memory_order_relaxed)) return;
+    told_out_of_message_ids = true;
+    if (on_notice) on_notice(kOutOfMessageIdsNotice);
+  };
   std::vector<std::unique_ptr<LoadThread>> workers;
   for (const auto& share : shares) {
-    workers.push_back(std::make_unique<LoadThread>(options, share, aggregator, provisional, stop));
+    workers.push_back(std::make_unique<LoadThread>(options, share, aggregator, out_of_message_ids,
+                                                   provisional, stop));
   }
   std::atomic<unsigned> running{static_cast<unsigned>(workers.size())};
   std::vector<std::thread> threads;
@@ -385,9 +411,11 @@ LoadResult run_load_test(const LoadOptions& options,
     }
     if (running.load() == 0) break;
     if (tick >= 2) aggregator.close_before(tick - 1);
+    tell_out_of_message_ids();
     if (on_second) on_second(aggregator.status(Clock::now()));
   }
   for (auto& thread : threads) thread.join();
+  tell_out_of_message_ids();
   const auto end = Clock::now();
   aggregator.close_before(aggregator.second_of(end) + 1);
 
@@ -412,6 +440,7 @@ LoadResult run_load_test(const LoadOptions& options,
     report.timeouts += t.timeouts;
     report.send_errors += t.send_errors;
     report.retransmissions += t.retransmissions;
+    result.not_sent += t.not_sent;
     for (std::size_t code = 0; code < responses.size(); ++code)
       responses[code] += t.responses[code];
   }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "coapwire/transmission.hpp"
@@ -36,6 +37,10 @@ struct LoadOptions {
 struct LoadResult {
   loadgen::LoadReport report;
   loadgen::HdrHistogram latency_us;  // every answer, from its intended send time
+  // Requests that were due but not sent because their device had all 65,536 CoAP message ids in
+  // flight (the server fell behind). Counted in report.requests_sent and report.send_errors too,
+  // so they raise the error rate; they have no latency.
+  std::uint64_t not_sent = 0;
 };
 
 // Runs the load test: one ClientEngine per thread, each with its share of devices, rate or
@@ -44,9 +49,14 @@ struct LoadResult {
 // omission); closed loop keeps `concurrency` requests in flight and measures from the send.
 // Every event carries the run id and a sequence number unique in the run (payload.value), so
 // `iotc verify` can find missing and duplicated events. `on_second` runs on the calling thread
-// once a second with the live numbers. Throws std::runtime_error when the sockets cannot be had.
+// once a second with the live numbers; `on_notice` runs on the calling thread with a one-line
+// message (no "iotc load: " prefix, no newline) the first time something needs the operator's
+// attention during the run: today, that requests are not sent for lack of message ids (at most
+// once per run, within a second of it starting). Throws std::runtime_error when the sockets
+// cannot be had.
 LoadResult run_load_test(const LoadOptions& options,
-                         const std::function<void(const loadgen::LiveStatus&)>& on_second);
+                         const std::function<void(const loadgen::LiveStatus&)>& on_second,
+                         const std::function<void(std::string_view)>& on_notice = {});
 
 // The body of request `request_index` of a run: `batch` events from `sender`, sequence numbers
 // first_seq, first_seq + stride, ..., padded to about `payload_bytes`. Exposed for tests.

@@ -130,17 +130,23 @@ int run_simulate(int argc, const char* const* argv, const cli::Environment& env)
       const auto wall_now = std::chrono::system_clock::now();
       sensors[device]->read(wall_now, readings);
       body = readings_body(globals, senders[device], readings, wall_now);
-      engine.send(device, post_events(body), [&](const coapwire::Result& result) {
-        if (result.kind == coapwire::Result::Kind::response && result.code.cls == 2) {
-          ++ok;
-          return;
-        }
+      const bool queued =
+          engine.send(device, post_events(body), [&](const coapwire::Result& result) {
+            if (result.kind == coapwire::Result::Kind::response && result.code.cls == 2) {
+              ++ok;
+              return;
+            }
+            ++failed;
+            Answer answer;
+            answer.kind = result.kind;
+            answer.code = result.code;
+            ++failures[answer.describe()];
+          });
+      if (!queued) {
+        // Every message id of the device is in flight: the server is far behind. Not sent.
         ++failed;
-        Answer answer;
-        answer.kind = result.kind;
-        answer.code = result.code;
-        ++failures[answer.describe()];
-      });
+        ++failures["not sent (device out of message ids)"];
+      }
     }
     if (now >= next_status) {
       print_status(now);

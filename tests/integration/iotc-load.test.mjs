@@ -4,6 +4,7 @@
 // a missing event, an injected duplicate).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
@@ -89,6 +90,34 @@ describe('iotc load', () => {
     assert.equal(report.error_rate, 1);
     assert.ok(report.retransmissions >= 1, 'CON requests were retransmitted');
     assert.match(r.stderr, /error rate/);
+  });
+
+  it('a server that never answers: a device out of CoAP message ids does not abort the run; the unsent requests are send errors', async () => {
+    // 100,000 requests due in 1 s on one device: after 65,536 every message id is in flight (no
+    // answer, no timeout within the run), so the rest cannot be sent. iotc must neither reuse an
+    // id nor die (it used to abort with std::length_error, exit 134): it reports them.
+    const silent = dgram.createSocket('udp4');
+    await new Promise((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    try {
+      const r = await iotc(['load', '--rate', '100000', '--devices', '1', '--duration', '1s', '--ack-timeout-ms', '60000',
+        '--drain-timeout-ms', '0', '--max-error-rate', '0.5', '--report', 'json', '--host', '127.0.0.1', '--port', String(silent.address().port)]);
+      assert.equal(r.signal, null, r.stderr);
+      assert.equal(r.status, 1, `exit 1 for the error rate, not a crash: ${r.stderr}`);
+      const report = JSON.parse(r.stdout);
+      assertValidReport(report);
+      assert.ok(report.requests_sent > 70_000, `the schedule went on past the ids: ${report.requests_sent}`);
+      assert.equal(report.timeouts, 65_536, 'every id was used once and is still unanswered');
+      assert.equal(report.send_errors, report.requests_sent - 65_536, 'the rest were not sent');
+      assert.equal(report.answered, 0);
+      assert.equal(report.latency_ms.samples, 0, 'a request not sent has no latency');
+      assert.equal(report.error_rate, 1);
+      assert.equal(report.per_second.reduce((n, s) => n + s.errors, 0), report.requests_sent);
+      assert.equal(r.stderr.match(/65,536 CoAP message ids in flight/g)?.length, 1, `the cause, told once: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`${report.send_errors} of ${report.requests_sent} requests not sent`));
+      assert.match(r.stderr, /error rate/);
+    } finally {
+      silent.close();
+    }
   });
 
   it('against independent servers: the npm coap server answers every request; coap-server-notls (4.04) fails the run', async () => {

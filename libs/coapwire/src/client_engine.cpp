@@ -89,6 +89,7 @@ enum class SendState : std::uint8_t {
 struct Device {
   detail::FileDescriptor socket;
   std::uint16_t next_message_id = 0;
+  std::uint32_t in_flight = 0;  // requests holding one of the device's message ids
   SendState send_state = SendState::idle;
   std::uint8_t recent_next = 0;
   std::vector<Outgoing> outgoing;
@@ -117,7 +118,7 @@ class ClientEngine::Impl {
  public:
   explicit Impl(EngineOptions options);
 
-  void send(std::size_t device, const Request& request, Completion completion);
+  bool send(std::size_t device, const Request& request, Completion completion);
   std::size_t poll(TimePoint deadline);
 
   std::size_t in_flight() const { return in_flight_; }
@@ -255,7 +256,7 @@ ClientEngine::Impl::Impl(EngineOptions options) : options_(std::move(options)) {
 
 // ---- requests ------------------------------------------------------------------------------
 
-void ClientEngine::Impl::send(std::size_t device_index, const Request& request,
+bool ClientEngine::Impl::send(std::size_t device_index, const Request& request,
                               Completion completion) {
   if (device_index >= devices_.size()) {
     throw std::out_of_range("coapwire: device " + std::to_string(device_index) + " of " +
@@ -268,6 +269,13 @@ void ClientEngine::Impl::send(std::size_t device_index, const Request& request,
     throw std::invalid_argument("coapwire: " + request.method.to_string() + " is no method");
   }
   const auto device = static_cast<std::uint32_t>(device_index);
+  if (devices_[device].in_flight >= kMessageIds) {
+    // Reusing an id still in flight would let the server take the request for a duplicate, or
+    // its answer complete the wrong request. Checked first: refusing costs nothing per request,
+    // so an open loop far ahead of the server keeps its schedule.
+    ++counters_.no_message_id;
+    return false;
+  }
 
   Message& message = request_scratch_;
   message.clear();
@@ -303,7 +311,9 @@ void ClientEngine::Impl::send(std::size_t device_index, const Request& request,
   by_message_id_.insert(message_id_key(device, exchange.message_id), slot);
   by_token_.insert(token_key(device, exchange.token), slot);
   ++in_flight_;
+  ++devices_[device].in_flight;
   queue_request(slot);
+  return true;
 }
 
 std::uint16_t ClientEngine::Impl::allocate_message_id(std::uint32_t device) {
@@ -312,8 +322,9 @@ std::uint16_t ClientEngine::Impl::allocate_message_id(std::uint32_t device) {
     const std::uint16_t id = state.next_message_id++;
     if (!by_message_id_.find(message_id_key(device, id))) return id;
   }
-  throw std::length_error("coapwire: device " + std::to_string(device) +
-                          " has every message id in flight");
+  // send() checks the device's count first: a free id exists.
+  throw std::logic_error("coapwire: device " + std::to_string(device) +
+                         " has every message id in flight");
 }
 
 Token ClientEngine::Impl::allocate_token(std::uint32_t device) {
@@ -762,6 +773,7 @@ void ClientEngine::Impl::finish(std::uint32_t slot) {
   by_token_.erase(token_key(device, exchange.token));
   release_slot(slot);
   --in_flight_;
+  --state.in_flight;
   ++completed_;
   // Last: the completion may send(), which reuses this slot and grows the tables.
   if (completion) completion(result_);
@@ -824,8 +836,8 @@ ClientEngine::~ClientEngine() = default;
 ClientEngine::ClientEngine(ClientEngine&&) noexcept = default;
 ClientEngine& ClientEngine::operator=(ClientEngine&&) noexcept = default;
 
-void ClientEngine::send(std::size_t device, const Request& request, Completion completion) {
-  impl_->send(device, request, std::move(completion));
+bool ClientEngine::send(std::size_t device, const Request& request, Completion completion) {
+  return impl_->send(device, request, std::move(completion));
 }
 std::size_t ClientEngine::poll(std::chrono::steady_clock::time_point deadline) {
   return impl_->poll(deadline);

@@ -718,6 +718,72 @@ TEST(coapwire_ClientEngine, HundredThousandOutstandingTimersExpireInTime) {
   EXPECT_LT(Clock::now() - start, 30s);
 }
 
+TEST(coapwire_ClientEngine, DeviceWithEveryMessageIdInFlightRefusesTheNextRequest) {
+  // An open loop far ahead of its server: 65,536 requests of one device unanswered. The next one
+  // cannot have an id that is not in flight; it is refused and counted, nothing throws, other
+  // devices are not affected, and each answer frees an id for the next request.
+  constexpr std::size_t kIds = 65'536;
+  constexpr std::size_t kAnswered = 3;
+  std::set<std::uint16_t> answered_ids;
+  std::uint16_t device_0_port = 0;
+  ScriptedResponder responder([&](ScriptedResponder& server, const Incoming& in) {
+    if (!in.is_request() || in.from_port() != device_0_port) return;
+    if (answered_ids.size() >= kAnswered) return;
+    if (!answered_ids.insert(in.message->message_id).second) return;
+    server.reply(in, piggybacked(*in.message, codes::kCreated));
+  });
+  TransmissionParameters transmission = fast(30s);  // no retransmission, no timeout in the test
+  transmission.exchange_timeout = 60s;
+  ClientEngine engine(options_for(responder.port(), 2, transmission));
+  device_0_port = engine.local_port(0);
+  Completions done;
+  for (std::size_t i = 0; i < kIds; ++i) {
+    ASSERT_TRUE(engine.send(0, get("events"), done.collect())) << "request " << i;
+  }
+  ASSERT_EQ(engine.in_flight(), kIds);
+
+  bool refused_called = false;
+  bool queued = true;
+  EXPECT_NO_THROW(queued =
+                      engine.send(0, get("events"), [&](const Result&) { refused_called = true; }));
+  EXPECT_FALSE(queued);
+  EXPECT_EQ(engine.in_flight(), kIds) << "a refused request is not in flight";
+  EXPECT_EQ(engine.counters().no_message_id, 1u);
+  EXPECT_TRUE(engine.send(1, get("events"), done.collect())) << "device 1 has its own ids";
+
+  // The first requests that reach the responder are answered; the rest stay in flight.
+  ASSERT_TRUE(run_until(engine, responder, [&] { return done.all.size() >= kAnswered; }));
+  EXPECT_FALSE(refused_called) << "a refused request never completes";
+  ASSERT_EQ(done.all.size(), kAnswered);
+  std::set<std::uint16_t> completed_ids;
+  for (const Completed& completed : done.all) {
+    EXPECT_EQ(completed.result.kind, Result::Kind::response);
+    completed_ids.insert(completed.result.message_id);
+  }
+  EXPECT_EQ(completed_ids, answered_ids);
+  EXPECT_EQ(engine.in_flight(), kIds + 1 - kAnswered);
+
+  // Each answer freed exactly one id: that many requests go out again, on exactly those ids.
+  const std::size_t requests_before = responder.requests().size();
+  for (std::size_t i = 0; i < kAnswered; ++i) {
+    EXPECT_TRUE(engine.send(0, get("events"), done.collect())) << "after answer " << i;
+  }
+  EXPECT_FALSE(engine.send(0, get("events"), done.collect())) << "full again";
+  EXPECT_EQ(engine.counters().no_message_id, 2u);
+  ASSERT_TRUE(run_until(engine, responder, [&] {
+    return responder.requests().size() >= requests_before + kAnswered;
+  }));
+  std::set<std::uint16_t> reused_ids;
+  const auto requests = responder.requests();
+  for (std::size_t i = requests_before; i < requests.size(); ++i) {
+    if (requests[i].from_port() == engine.local_port(0)) {
+      reused_ids.insert(requests[i].message->message_id);
+    }
+  }
+  EXPECT_EQ(reused_ids, answered_ids);
+  EXPECT_EQ(engine.counters().retransmissions, 0u);
+}
+
 TEST(coapwire_ClientEngine, ClosedServerPortIsCountedAndRetriedNotFatal) {
   std::uint16_t port = 0;
   {

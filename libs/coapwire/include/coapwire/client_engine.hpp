@@ -21,7 +21,8 @@
 // kind, responses that match no request (unmatched) or repeat one already handled (duplicates),
 // datagrams that are not CoAP (decode_errors), sends the kernel refused for lack of buffer space
 // (would_block: kept and sent when the socket is writable again, never spun on), and errors the
-// kernel reports about earlier datagrams (socket_errors, e.g. ICMP port unreachable).
+// kernel reports about earlier datagrams (socket_errors, e.g. ICMP port unreachable), and
+// requests send() refused because their device had every message id in flight (no_message_id).
 //
 // Matching (RFC 7252 §4, §5.3.2): ACK and RST by the device's message id; CON and NON responses
 // by the device's token. A CON response is acknowledged (again, when repeated); one that matches
@@ -29,6 +30,13 @@
 // how repeats are told from strangers. Errors: ECONNREFUSED on a send (an ICMP error about an
 // earlier datagram, now cleared) is counted and the datagram sent again; any other send error
 // but EAGAIN/ENOBUFS completes the request with Kind::send_error.
+//
+// Message ids (RFC 7252 §4.4): a device has 65,536 and gives each request the next one not in
+// flight (queued or sent and not completed). A device with all of them in flight (an open loop
+// outrunning the server, or answers that never come) cannot send another request until one
+// completes: send() refuses it (returns false, counted in no_message_id) rather than reuse an id
+// the server may still be answering. Ids are only guarded while in flight, not for the rest of
+// EXCHANGE_LIFETIME after completion.
 
 #include <chrono>
 #include <cstddef>
@@ -122,6 +130,7 @@ struct EngineCounters {
   std::uint64_t decode_errors = 0;  // datagrams that are not valid CoAP, or cut at 2048 bytes
   std::uint64_t would_block = 0;    // EAGAIN/ENOBUFS on send: kept, sent later
   std::uint64_t socket_errors = 0;  // errors about earlier datagrams (ECONNREFUSED ...)
+  std::uint64_t no_message_id = 0;  // requests refused by send(): every id of the device in flight
 };
 
 class ClientEngine {
@@ -137,12 +146,15 @@ class ClientEngine {
   ClientEngine(const ClientEngine&) = delete;
   ClientEngine& operator=(const ClientEngine&) = delete;
 
-  // Queues a request from `device` (< device_count()). Each request gets the device's next
-  // message id (from a random start) and a random token unique among the device's requests in
-  // flight. Throws std::out_of_range for a bad device, std::invalid_argument for a bad request
-  // (not CON/NON, not a method, an option the wire cannot carry), std::length_error when all
-  // 65,536 message ids of the device are in flight.
-  void send(std::size_t device, const Request& request, Completion completion);
+  // Queues a request from `device` (< device_count()) and returns true. Each request gets the
+  // device's next free message id (from a random start) and a random token unique among the
+  // device's requests in flight. Returns false, and does nothing but count it in
+  // counters().no_message_id, when all 65,536 message ids of the device are in flight: the request
+  // is not sent and `completion` is dropped without being called (a load generator counts it as
+  // not sent and goes on; the device can send again once one of its requests completes). Throws
+  // std::out_of_range for a bad device, std::invalid_argument for a bad request (not CON/NON, not
+  // a method, an option the wire cannot carry).
+  bool send(std::size_t device, const Request& request, Completion completion);
 
   // Sends what is queued, waits for datagrams until `deadline` or until at least one request
   // has completed, processes everything ready without waiting further, fires due timers and runs
