@@ -52,7 +52,7 @@ struct ElasticsearchSinkConfig {
   std::chrono::milliseconds ack_timeout{5000};  // --ack-timeout-ms MS (100..600000)
   // --max-buffered-bytes BYTES (1 MiB..16 GiB, >= bulk_max_bytes), per worker: queued + in
   // flight + awaiting retry; beyond it devices get 5.03.
-  std::size_t max_buffered_bytes = std::size_t{64} << 20;
+  std::size_t max_buffered_bytes = std::size_t{16} << 20;
 
   // Start-up (elastic::BootstrapSettings).
   bool bootstrap = true;         // --elasticsearch-bootstrap[=false]: PUT policy and templates

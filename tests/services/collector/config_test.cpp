@@ -156,7 +156,7 @@ TEST(CollectorConfig, ElasticsearchDefaults) {
   EXPECT_EQ(es.bulk_concurrency, 2U);
   EXPECT_EQ(es.ack, AckMode::stored);
   EXPECT_EQ(es.ack_timeout, 5000ms);
-  EXPECT_EQ(es.max_buffered_bytes, 67108864U);
+  EXPECT_EQ(es.max_buffered_bytes, 16777216U);
   EXPECT_TRUE(es.bootstrap);
   EXPECT_EQ(es.retention_days, 30U);
   // The rest of the config is unchanged; the file sink is simply not used.
@@ -435,7 +435,7 @@ TEST(CollectorConfig, MaxBufferedBytesMustHoldOneBulkRequest) {
   EXPECT_EQ(error_of({kUrl, "--bulk-max-bytes=2097152", "--max-buffered-bytes=1048576"}),
             "--max-buffered-bytes (1048576) must be at least --bulk-max-bytes (2097152)");
   EXPECT_EQ(error_of({kUrl, "--bulk-max-bytes=104857600"}),
-            "--max-buffered-bytes (67108864) must be at least --bulk-max-bytes (104857600)");
+            "--max-buffered-bytes (16777216) must be at least --bulk-max-bytes (104857600)");
   EXPECT_EQ(error_of({}, {{"IOT_COLLECTOR_BULK_MAX_BYTES", "2097152"},
                           {"IOT_COLLECTOR_MAX_BUFFERED_BYTES", "2097151"}}),
             "--max-buffered-bytes (2097151) must be at least --bulk-max-bytes (2097152)");
@@ -1054,7 +1054,7 @@ TEST(CollectorConfig, HelpListsEveryFlagWithEnvironmentVariable) {
                             "--ack-timeout-ms MS",
                             "default: 5000",
                             "--max-buffered-bytes BYTES",
-                            "default: 67108864",
+                            "default: 16777216",
                             "--retention-days N",
                             "default: 30",
                             "default: true, env: IOT_COLLECTOR_ELASTICSEARCH_BOOTSTRAP",

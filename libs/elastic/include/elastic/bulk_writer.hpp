@@ -30,7 +30,7 @@ struct BulkWriterSettings {
   BulkBatcher::Limits batching;
   std::size_t concurrency = 2;                  // bulk requests in flight
   std::chrono::milliseconds ack_timeout{5000};  // a waiting device is told 5.03 after this
-  std::size_t max_buffered_bytes = 64u << 20;   // queued + in flight + awaiting retry
+  std::size_t max_buffered_bytes = 16u << 20;   // queued + in flight + awaiting retry
   std::chrono::milliseconds retry_base{100};
   std::chrono::milliseconds retry_cap{10000};
   std::string dead_letter_stream = "iot-events-dlq";
