@@ -176,9 +176,13 @@ async function readyTime() {
   return { readyMs: median(times), readyRuns: times };
 }
 
-/** --soak: the collector (file sink) at 80 % of its closed-loop maximum, sampled every 10 s. */
+/**
+ * --soak: the collector (file sink writing to /dev/null: at full load a real file outruns the
+ * disk within seconds, and then the disk is measured) at 80 % of its closed-loop maximum,
+ * sampled every 10 s.
+ */
 async function soak(seconds) {
-  const server = await startServer('collector-file', cfg);
+  const server = await startServer('collector-file', cfg, { sinkPath: '/dev/null' });
   try {
     await runOnce(cfg, server, WARMUP, settings.warmupS);
     const max = await runOnce(cfg, server, WARMUP, settings.durationS);

@@ -78,7 +78,9 @@ async function drainElastic(admin, maxMs = 60000) {
 }
 
 /** Start server `name`; the result's `stop()` also removes what it left behind. */
-export async function startServer(name, cfg) {
+// `sinkPath` replaces the file sink's temporary file (the soak writes to /dev/null: at full load
+// the file sink outruns a disk within seconds, and the soak is about the collector).
+export async function startServer(name, cfg, { sinkPath } = {}) {
   const own = [];
   const track = (p) => (own.push(p), p);
   const cleanups = [];
@@ -93,7 +95,9 @@ export async function startServer(name, cfg) {
     if (name === 'ack') s = await startAck(cfg, track);
     else if (name === 'libcoap') s = await startLibcoap(cfg, track);
     else if (name === 'node-coap') s = await startNodeCoap(cfg, track);
-    else if (name === 'collector-file') {
+    else if (name === 'collector-file' && sinkPath) {
+      s = await startCollector(cfg, ['--sink', `file:${sinkPath}`], { track });
+    } else if (name === 'collector-file') {
       const dir = mkdtempSync(join(cfg.tmp, 'sink-')); // under the harness's temporary directory: gone on exit, whatever happens
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
       const file = join(dir, 'events.ndjson');
