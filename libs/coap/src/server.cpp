@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "coap/exchange_cache.hpp"
+#include "coapwire/file_descriptor.hpp"
 #include "coapwire/message.hpp"
 #include "logging/log.hpp"
 #include "outgoing_confirmables.hpp"
@@ -26,6 +27,7 @@
 namespace iot::coap {
 namespace {
 
+using coapwire::FileDescriptor;
 using coapwire::MessageType;
 using detail::SocketAddress;
 
@@ -33,26 +35,6 @@ using detail::SocketAddress;
 // process() call, so a flood on one worker cannot starve its timers and the other work on its
 // event loop.
 constexpr std::size_t kBatch = 64;
-
-// Owns one file descriptor and closes it once.
-class FileDescriptor {
- public:
-  FileDescriptor() = default;
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  void reset(int fd) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 Method method_of(coapwire::Code code) {
   switch (code.detail) {
@@ -680,12 +662,12 @@ Server::Server(const ServerOptions& options, RequestHandler& handler, metrics::C
     : impl_(std::make_unique<Impl>(options, handler, duplicates)) {
   const std::string where = display_address(options.host, options.port);
   const SocketAddress listen = resolve(options.host, options.port);
-  impl_->socket.reset(open_socket(listen, options, where));
+  impl_->socket = FileDescriptor(open_socket(listen, options, where));
 
   const int timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  impl_->timer.reset(timer);
+  impl_->timer = FileDescriptor(timer);
   const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
-  impl_->epoll.reset(epoll);
+  impl_->epoll = FileDescriptor(epoll);
   if (timer < 0 || epoll < 0) throw listen_error(where, errno);
   for (const int fd : {impl_->socket.get(), timer}) {
     epoll_event event{};

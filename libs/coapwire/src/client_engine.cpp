@@ -16,9 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "coapwire/file_descriptor.hpp"
 #include "deadline_heap.hpp"
 #include "device_sockets.hpp"
-#include "file_descriptor.hpp"
 #include "remote_endpoint.hpp"
 #include "slot_index.hpp"
 
@@ -87,7 +87,7 @@ enum class SendState : std::uint8_t {
 };
 
 struct Device {
-  detail::FileDescriptor socket;
+  FileDescriptor socket;
   std::uint16_t next_message_id = 0;
   std::uint32_t in_flight = 0;  // requests holding one of the device's message ids
   SendState send_state = SendState::idle;
@@ -164,7 +164,7 @@ class ClientEngine::Impl {
   EngineOptions options_;
   std::chrono::milliseconds exchange_timeout_{};
   detail::RemoteEndpoint remote_;
-  detail::FileDescriptor epoll_;
+  FileDescriptor epoll_;
   std::vector<Device> devices_;
 
   // Exchanges live in slots that are reused; a deque keeps them in place as it grows, and each
@@ -218,7 +218,7 @@ ClientEngine::Impl::Impl(EngineOptions options) : options_(std::move(options)) {
 
   remote_ = detail::resolve_remote(options_.remote_host, options_.remote_port);
   detail::reserve_descriptors(options_.devices);
-  epoll_ = detail::FileDescriptor(::epoll_create1(EPOLL_CLOEXEC));
+  epoll_ = FileDescriptor(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) throw std::system_error(errno, std::generic_category(), "coapwire: epoll_create1");
 
   std::uint64_t seed = options_.random_seed;

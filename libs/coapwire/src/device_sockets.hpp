@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "file_descriptor.hpp"
+#include "coapwire/file_descriptor.hpp"
 #include "remote_endpoint.hpp"
 
 namespace iot::coapwire::detail {

@@ -4,9 +4,10 @@
 
 #include <utility>
 
-namespace iot::coapwire::detail {
+namespace iot::coapwire {
 
-// Owns one file descriptor and closes it once.
+// Owns one file descriptor and closes it once (sockets, epoll and timer descriptors of the CoAP
+// client engine and server).
 class FileDescriptor {
  public:
   FileDescriptor() = default;
@@ -32,4 +33,4 @@ class FileDescriptor {
   int fd_ = -1;
 };
 
-}  // namespace iot::coapwire::detail
+}  // namespace iot::coapwire
