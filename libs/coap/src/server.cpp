@@ -321,10 +321,7 @@ struct Server::Impl {
 
     const ExchangeOrigin origin{this, &from, &incoming.token};
     std::optional<Response> response = route(truncated, peer, origin);
-    if (!response && origin.deferred) {
-      exchanges.remember_pending(peer, incoming.message_id, token, now);
-      return;
-    }
+    if (!response && origin.deferred) return;  // defer() made it known as pending
     if (!response) response = Response::text(Code::internal_server_error, "no answer");
     queue_answer(confirmable, incoming.message_id, incoming.token, *response, from);
     exchanges.remember(peer, incoming.message_id, token, *response, now);
@@ -728,6 +725,9 @@ PendingExchange defer(const Request& request) {
       &server, *origin.address, request.peer, request.message_id, *origin.token,
       request.confirmable, request.block1, 0, server.batch_open});
   server.remember_owed(*state);
+  // Known as pending before the handler can answer it (even at once), so the answer completes it.
+  server.exchanges.remember_pending(request.peer, request.message_id, origin.token->view(),
+                                    ExchangeCache::Clock::now());
   if (server.batch_open) server.deferred_in_batch.push_back(state.get());
   return PendingExchange(std::move(state));
 }

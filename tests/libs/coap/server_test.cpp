@@ -26,6 +26,7 @@ class DeferringHandler final : public RequestHandler {
     if (request.method == Method::get) return Response(Code::content, "now");
     last_truncated = request.maybe_truncated;
     pending.push_back(defer(request));
+    if (answer_inside_handle) pending.back().respond(Response(Code::created));
     return std::nullopt;
   }
   void end_of_batch() override {
@@ -36,6 +37,7 @@ class DeferringHandler final : public RequestHandler {
   int calls = 0;
   bool last_truncated = false;
   bool answer_at_end_of_batch = false;
+  bool answer_inside_handle = false;
   std::vector<PendingExchange> pending;
 };
 
@@ -354,6 +356,20 @@ TEST_F(ServerTest, ARetransmissionWhileTheEmptyAckIsHeldBackGetsItAtOnce) {
   const auto answer = serve_until_reply();
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->type, kCon);
+}
+
+TEST_F(ServerTest, AnExchangeAnsweredInsideTheHandlerIsRememberedAnswered) {
+  handler_.answer_inside_handle = true;
+  peer_->post(true, 0x7171, 0x11);
+  const auto reply = serve_until_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->type, kAck);
+  EXPECT_EQ(reply->code, kCreated);
+  peer_->post(true, 0x7171, 0x11);  // the ACK was lost
+  const auto replay = serve_until_reply();
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->code, kCreated) << "the cached answer, not an empty ACK of a pending exchange";
+  EXPECT_EQ(handler_.calls, 1);
 }
 
 TEST_F(ServerTest, AnUnacknowledgedSeparateAnswerIsRetransmittedUntilTheDeviceAcks) {
