@@ -511,7 +511,7 @@ struct Server::Impl {
                       scratch, datagram);
       send_separate(state.address, datagram);
     }
-    exchanges.remember(state.peer, state.message_id, state.token.view(), response,
+    exchanges.remember(state.peer, state.message_id, state.token.view(), *answer,
                        ExchangeCache::Clock::now());
     forget(state);
   }
