@@ -144,51 +144,49 @@ describe('--ack stored', () => {
     });
   }
 
-  it('raw UDP: the 2.01 rides on the ACK once the document is stored (one datagram, no separate response)', async () => {
+  /**
+   * One event from a raw device; checks what holds however the answer travels (2.01, the
+   * document stored when it arrives, exactly once) and hands back the exchange's messages.
+   */
+  async function postStoredRaw() {
     const d = await RawDevice.open(c.coap);
     try {
       const e = makeEvent();
       let presentAtAnswer;
       const ex = d.post(json(e), { onAnswer: () => (presentAtAnswer = docsOf(es, e.sender).length) });
       const a = await answerOf(ex, 8000);
-      assert.equal(ex.messages.length, 1, `messages: ${JSON.stringify(ex.messages)}`);
-      const [ack] = ex.messages;
-      assert.equal(ack.type, 'ACK', `piggybacked: ${JSON.stringify(ack)}`);
-      assert.equal(ack.code, '2.01');
-      assert.equal(ack.mid, ex.mid);
-      assert.equal(ack.token, ex.token.toString('hex'), 'same token');
       assert.equal(a.code, '2.01');
       assert.equal(presentAtAnswer, 1, 'the document must be stored when 2.01 arrives');
       assertExactlyOnce(es, [e]);
+      return ex;
     } finally {
       d.close();
     }
+  }
+
+  it('raw UDP: the 2.01 rides on the ACK once the document is stored (one datagram, no separate response)', async () => {
+    const ex = await postStoredRaw();
+    assert.equal(ex.messages.length, 1, `messages: ${JSON.stringify(ex.messages)}`);
+    const [ack] = ex.messages;
+    assert.equal(ack.type, 'ACK', `piggybacked: ${JSON.stringify(ack)}`);
+    assert.equal(ack.code, '2.01');
+    assert.equal(ack.mid, ex.mid);
+    assert.equal(ack.token, ex.token.toString('hex'), 'same token');
   });
 
   it('raw UDP, Elasticsearch slower than the 500 ms the ACK is held: empty ACK, then a CON 2.01 with the same token', async () => {
     es.faults.delay(900, { match: isBulk });
-    const d = await RawDevice.open(c.coap);
-    try {
-      const e = makeEvent();
-      let presentAtAnswer;
-      const ex = d.post(json(e), { onAnswer: () => (presentAtAnswer = docsOf(es, e.sender).length) });
-      const a = await answerOf(ex, 8000);
-      assert.ok(ex.messages.length >= 2, `messages: ${JSON.stringify(ex.messages)}`);
-      const [first, second] = ex.messages;
-      assert.equal(first.type, 'ACK', `first message: ${JSON.stringify(first)}`);
-      assert.equal(first.code, '0.00', `the ACK must be empty: ${JSON.stringify(first)}`);
-      assert.equal(first.mid, ex.mid);
-      const heldMs = first.at - ex.sentAt;
-      assert.ok(heldMs >= 450 && heldMs < 900, `the empty ACK after the hold, before the answer: ${heldMs} ms`);
-      assert.equal(second.type, 'CON', `the answer is a separate CON response: ${JSON.stringify(second)}`);
-      assert.equal(second.code, '2.01');
-      assert.equal(second.token, ex.token.toString('hex'), 'same token');
-      assert.equal(a.code, '2.01');
-      assert.equal(presentAtAnswer, 1, 'the document must be stored when 2.01 arrives');
-      assertExactlyOnce(es, [e]);
-    } finally {
-      d.close();
-    }
+    const ex = await postStoredRaw();
+    assert.ok(ex.messages.length >= 2, `messages: ${JSON.stringify(ex.messages)}`);
+    const [first, second] = ex.messages;
+    assert.equal(first.type, 'ACK', `first message: ${JSON.stringify(first)}`);
+    assert.equal(first.code, '0.00', `the ACK must be empty: ${JSON.stringify(first)}`);
+    assert.equal(first.mid, ex.mid);
+    const heldMs = first.at - ex.sentAt;
+    assert.ok(heldMs >= 450 && heldMs < 900, `the empty ACK after the hold, before the answer: ${heldMs} ms`);
+    assert.equal(second.type, 'CON', `the answer is a separate CON response: ${JSON.stringify(second)}`);
+    assert.equal(second.code, '2.01');
+    assert.equal(second.token, ex.token.toString('hex'), 'same token');
   });
 
   it('a batch of 10: one 2.01, 10 documents; the same batch again: 2.01, still 10 (409 = duplicate)', async () => {

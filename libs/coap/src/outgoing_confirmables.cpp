@@ -1,17 +1,12 @@
 #include "outgoing_confirmables.hpp"
 
+#include "exchange_key.hpp"
+
 namespace iot::coap::detail {
 
 OutgoingConfirmables::OutgoingConfirmables(const coapwire::TransmissionParameters& parameters)
     : parameters_(parameters), random_(std::random_device{}()) {
   parameters_.validate();
-}
-
-std::string OutgoingConfirmables::key_of(const PeerAddress& peer, std::uint16_t message_id) {
-  std::string key(peer.view());
-  key.push_back(static_cast<char>(message_id >> 8));
-  key.push_back(static_cast<char>(message_id & 0xff));
-  return key;
 }
 
 OutgoingConfirmables::Clock::time_point OutgoingConfirmables::add(
@@ -20,14 +15,14 @@ OutgoingConfirmables::Clock::time_point OutgoingConfirmables::add(
   const double uniform = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
   coapwire::RetransmissionTimer timer(parameters_, uniform);
   const auto deadline = now + timer.timeout();
-  std::string key = key_of(peer, message_id);
+  std::string key = exchange_key(peer, message_id);
   messages_.insert_or_assign(key, Message{address, std::move(datagram), timer, deadline});
   due_.push(Due{deadline, std::move(key)});
   return deadline;
 }
 
 bool OutgoingConfirmables::settle(const PeerAddress& peer, std::uint16_t message_id) {
-  if (messages_.erase(key_of(peer, message_id)) == 0) return false;
+  if (messages_.erase(exchange_key(peer, message_id)) == 0) return false;
   compact_if_mostly_stale();
   return true;
 }

@@ -61,7 +61,6 @@ class OutgoingConfirmables {
     std::string key;
     bool operator>(const Due& other) const { return deadline > other.deadline; }
   };
-  static std::string key_of(const PeerAddress& peer, std::uint16_t message_id);
   void drop_stale_tops();
   void compact_if_mostly_stale();
 

@@ -21,6 +21,7 @@
 #include "coap/exchange_cache.hpp"
 #include "coapwire/file_descriptor.hpp"
 #include "coapwire/message.hpp"
+#include "exchange_key.hpp"
 #include "logging/log.hpp"
 #include "outgoing_confirmables.hpp"
 
@@ -327,16 +328,9 @@ struct Server::Impl {
     exchanges.remember(peer, incoming.message_id, token, *response, now);
   }
 
-  static std::string pending_key(const PeerAddress& peer, std::uint16_t message_id) {
-    std::string key(peer.view());
-    key.push_back(static_cast<char>(message_id >> 8));
-    key.push_back(static_cast<char>(message_id & 0xff));
-    return key;
-  }
-
   PendingExchange::State* pending_exchange(const PeerAddress& peer,
                                            std::uint16_t message_id) const {
-    const auto found = pending.find(pending_key(peer, message_id));
+    const auto found = pending.find(detail::exchange_key(peer, message_id));
     return found != pending.end() ? found->second : nullptr;
   }
 
@@ -519,12 +513,12 @@ struct Server::Impl {
   void remember_owed(PendingExchange::State& state) {
     state.serial = next_serial++;
     owed.insert(&state);
-    pending.insert_or_assign(pending_key(state.peer, state.message_id), &state);
+    pending.insert_or_assign(detail::exchange_key(state.peer, state.message_id), &state);
   }
 
   void forget(PendingExchange::State& state) {
     owed.erase(&state);
-    const auto found = pending.find(pending_key(state.peer, state.message_id));
+    const auto found = pending.find(detail::exchange_key(state.peer, state.message_id));
     if (found != pending.end() && found->second == &state) pending.erase(found);
     state.server = nullptr;
   }
