@@ -40,12 +40,19 @@ export function errorBody(status, type, reason, extra = {}) {
   return { error, status };
 }
 
-// Shell-style wildcard match as Elasticsearch's Regex.simpleMatch: only `*`.
+// Shell-style wildcard match as Elasticsearch's Regex.simpleMatch: only `*`. Compiled patterns
+// are kept (filter_path runs this for every key of every bulk item).
+const compiledWildcards = new Map();
 export function wildcardMatch(pattern, value) {
   if (!pattern.includes('*')) return pattern === value;
-  const re = new RegExp(
-    '^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$',
-  );
+  if (pattern === '*') return true;
+  let re = compiledWildcards.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(
+      '^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$',
+    );
+    if (compiledWildcards.size < 1000) compiledWildcards.set(pattern, re);
+  }
   return re.test(value);
 }
 
