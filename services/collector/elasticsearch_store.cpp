@@ -25,8 +25,10 @@ std::optional<coap::Response> ElasticsearchStore::store(std::vector<std::string>
   if (!bootstrapped_.load(std::memory_order_relaxed)) {
     return unavailable("Elasticsearch not set up yet; retry later");
   }
-  if (!writer_.has_room(bytes)) return unavailable("collector busy; retry later");
-  if (ack_ == AckMode::accepted || !request.confirmable) {
+  const bool waits = ack_ == AckMode::stored && request.confirmable;
+  const std::size_t waiting_bytes = waits ? (waiting_.size() + 1) * kWaitingRequestBytes : 0;
+  if (!writer_.has_room(bytes + waiting_bytes)) return unavailable("collector busy; retry later");
+  if (!waits) {
     writer_.write(std::move(documents), false);
     return coap::Response(coap::Code::created);
   }

@@ -23,6 +23,13 @@ namespace iot::collector {
 // worker's buffer is full the answer is 5.03 with a Max-Age from the backlog.
 class ElasticsearchStore final : public EventStore {
  public:
+  // What a device waiting for its answer (--ack stored) costs beyond its documents: the deferred
+  // exchange, its acknowledgement group and bookkeeping, the documents' own allocations (~600
+  // bytes, heaptrack). It counts against --max-buffered-bytes while the device waits, so the
+  // buffer bounds the memory of stored mode and not only its event bytes: with Elasticsearch
+  // falling behind, one event per request, RSS had grown to ~3x the buffer.
+  static constexpr std::size_t kWaitingRequestBytes = 640;
+
   // Owns the worker's HTTP connections to Elasticsearch.
   // bootstrapped: set once the index templates exist; until then requests get 5.03.
   ElasticsearchStore(boost::asio::io_context& io, elastic::HttpClientSettings http,

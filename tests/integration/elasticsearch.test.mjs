@@ -11,6 +11,7 @@ import { killAll, waitFor, runCollector, makeTempDir } from './lib/collector.mjs
 import { CLIENTS, RAW, json } from './lib/clients.mjs';
 import { makeEvent, makeBatch, without } from './lib/events.mjs';
 import { scrape } from './lib/admin.mjs';
+import { iotc, target } from './lib/iotc.mjs';
 import {
   STREAM,
   DLQ,
@@ -322,6 +323,32 @@ describe('--ack-timeout-ms', () => {
     assert.equal(docsOf(es, e.sender).length, 0, 'not stored yet');
     await es.waitFor(() => docsOf(es, e.sender).length >= 1, { timeoutMs: 6000, message: 'the event was never stored' });
     assertExactlyOnce(es, [e]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+describe('--max-buffered-bytes with --ack stored', () => {
+  it('devices waiting for Elasticsearch count against the buffer: beyond it 5.03; every 2.01 is stored exactly once, no 5.03 is', async () => {
+    const es = await startEs();
+    const budget = 1 << 20; // per worker, 2 workers
+    const c = await startEsCollector(es, { args: ['--max-buffered-bytes', String(budget), '--bulk-max-bytes', '262144', '--ack-timeout-ms', '60000'] });
+    es.faults.delay(3000, { times: 1000, match: isBulk }); // Elasticsearch falls behind
+    const requests = 4000;
+    const run = await iotc(['load', '--concurrency', String(requests), '--count', String(requests), '--devices', '16', '--run-id', 'waiting-budget',
+      '--exchange-timeout-ms', '40000', '--drain-timeout-ms', '40000', '--report', 'json', ...target(c)]);
+    const report = JSON.parse(run.stdout);
+    const created = report.responses['2.01'] ?? 0;
+    const busy = report.responses['5.03'] ?? 0;
+    assert.equal(created + busy, requests, `every request answered 2.01 or 5.03: ${JSON.stringify(report.responses)}`);
+    // The documents alone (~350 bytes each, 1.4 MB) would fit in the two workers' 2 MiB: only
+    // the waiting devices' share (640 bytes each) makes the collector refuse some.
+    const mostWaiting = Math.floor((2 * budget) / 640);
+    assert.ok(created <= mostWaiting, `${created} devices waited at once; the buffers hold at most ${mostWaiting}`);
+    assert.ok(busy >= requests - mostWaiting, `5.03: ${busy}`);
+    assert.ok(created >= 500, `still room for many waiting devices: ${created}`);
+    const stored = () => es.documents(STREAM).filter((d) => d._source.payload?.run_id === 'waiting-budget');
+    assert.equal(stored().length, created, 'stored exactly what was answered 2.01 (a 5.03 is never stored)');
+    assert.equal(new Set(stored().map((d) => d._source.payload.value)).size, created, 'no duplicates');
   });
 });
 
