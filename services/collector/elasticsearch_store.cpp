@@ -18,6 +18,22 @@ ElasticsearchStore::ElasticsearchStore(boost::asio::io_context& io,
                   [this](elastic::BulkWriter::GroupId group) { expired(group); }},
               metrics.elasticsearch) {}
 
+std::size_t ElasticsearchStore::waiting_charge(const coap::Request& request) const {
+  const bool waits = ack_ == AckMode::stored && request.confirmable;
+  return waits ? (waiting_.size() + 1) * kWaitingRequestBytes : 0;
+}
+
+std::optional<coap::Response> ElasticsearchStore::refuse_early(std::size_t body_bytes,
+                                                               const coap::Request& request) {
+  // Encoded documents are hardly ever smaller than half the JSON they came from (the action line
+  // and the added fields outweigh whitespace), so a buffer without room for that is full for
+  // this request; the exact check follows the encoding.
+  if (!writer_.has_room(body_bytes / 2 + waiting_charge(request))) {
+    return unavailable("collector busy; retry later");
+  }
+  return std::nullopt;
+}
+
 std::optional<coap::Response> ElasticsearchStore::store(std::vector<std::string> documents,
                                                         const coap::Request& request) {
   std::size_t bytes = 0;
@@ -25,10 +41,10 @@ std::optional<coap::Response> ElasticsearchStore::store(std::vector<std::string>
   if (!bootstrapped_.load(std::memory_order_relaxed)) {
     return unavailable("Elasticsearch not set up yet; retry later");
   }
-  const bool waits = ack_ == AckMode::stored && request.confirmable;
-  const std::size_t waiting_bytes = waits ? (waiting_.size() + 1) * kWaitingRequestBytes : 0;
-  if (!writer_.has_room(bytes + waiting_bytes)) return unavailable("collector busy; retry later");
-  if (!waits) {
+  if (!writer_.has_room(bytes + waiting_charge(request))) {
+    return unavailable("collector busy; retry later");
+  }
+  if (ack_ == AckMode::accepted || !request.confirmable) {
     writer_.write(std::move(documents), false);
     return coap::Response(coap::Code::created);
   }

@@ -37,6 +37,8 @@ class ElasticsearchStore final : public EventStore {
                      const std::atomic<bool>& bootstrapped, WorkerMetrics& metrics);
   std::optional<coap::Response> store(std::vector<std::string> documents,
                                       const coap::Request& request) override;
+  std::optional<coap::Response> refuse_early(std::size_t body_bytes,
+                                             const coap::Request& request) override;
   void drain(std::function<void()> done) override;
 
  private:
@@ -44,6 +46,8 @@ class ElasticsearchStore final : public EventStore {
   void expired(elastic::BulkWriter::GroupId group);
   void answer(elastic::BulkWriter::GroupId group, const coap::Response& response);
   coap::Response unavailable(std::string message) const;
+  // Bytes the request would count against --max-buffered-bytes beyond its documents.
+  std::size_t waiting_charge(const coap::Request& request) const;
 
   AckMode ack_;
   const std::atomic<bool>& bootstrapped_;

@@ -19,6 +19,13 @@ class EventStore {
   // answers once the events are stored.
   virtual std::optional<coap::Response> store(std::vector<std::string> documents,
                                               const coap::Request& request) = 0;
+  // Asked before a request body of `body_bytes` is parsed: an answer when the store cannot take
+  // it anyway (e.g. a full buffer), so that under overload refusing costs far less than
+  // accepting and the worker's time goes to draining what it already has.
+  virtual std::optional<coap::Response> refuse_early(std::size_t /*body_bytes*/,
+                                                     const coap::Request& /*request*/) {
+    return std::nullopt;
+  }
   // The server finished handling one batch of datagrams; their answers go out next.
   virtual void end_of_batch() {}
   // At shutdown: finishes all work and answers every waiting device, then runs `done` on the

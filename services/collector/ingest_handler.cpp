@@ -141,6 +141,7 @@ std::optional<Response> IngestHandler::post_events(const coap::Request& request)
 }
 
 std::optional<Response> IngestHandler::store(std::string_view body, const coap::Request& request) {
+  if (auto refused = store_.refuse_early(body.size(), request)) return refused;
   const std::int64_t received_at = now_epoch_ms();
   auto result = validator_.validate(body, received_at);
   if (!result.ok()) {
