@@ -93,7 +93,7 @@ export async function runOnce(cfg, server, load, durationS) {
     retransmissions: report.retransmissions,
     iotcCpuFraction: iotcCpu / wall / (load.threads ?? 1),
     iotcSaturated: saturated(iotcCpu, wall, load.threads ?? 1),
-    // With fewer than 3 cores the Elasticsearch test server shares iotc's core: when the two fill
+    // With fewer than 3 cores the Elasticsearch stand-in shares iotc's core: when the two fill
     // it, the figure is theirs (a floor of the collector's), not the collector's.
     sharedCoreSaturated: esCpu !== null && cfg.cpus.es !== null && cfg.cpus.es === cfg.cpus.iotc && (iotcCpu + esCpu) / wall >= 0.95,
     otherCores: noise.otherCores,

@@ -41,7 +41,10 @@ async function startNodeCoap(cfg, track) {
 
 async function startElastic(cfg, track) {
   const port = await freeTcpPort();
-  const p = track(start(process.execPath, [cfg.bins.esMain, '--port', String(port)], { cpus: cfg.cpus.es, name: 'elastic-test-server' }));
+  const p =
+    cfg.elastic === 'sink'
+      ? track(start(cfg.bins.esSink, [String(port)], { cpus: cfg.cpus.es, name: 'elastic-bulk-sink' }))
+      : track(start(process.execPath, [cfg.bins.esMain, '--port', String(port)], { cpus: cfg.cpus.es, name: 'elastic-test-server' }));
   await p.line(/"listening"/, READY_MS);
   return { port, proc: p };
 }

@@ -1,0 +1,279 @@
+// elastic-bulk-sink: a stand-in for Elasticsearch, for the benchmark only. The Node test server
+// (tests/elastic-test-server) is the faithful one the integration tests use; it costs ~10 µs of
+// CPU per document, which on a small machine ends up measuring the test server instead of the
+// collector. This one answers exactly the calls iot-collector makes and costs far less:
+//   GET /                 version banner        GET /_cluster/health   {"status":"green"}
+//   PUT anything          {"acknowledged":true} (lifecycle policy, index templates: not kept)
+//   POST /_bulk           create actions only: the _id of each action line is looked up in a set
+//                         shared by all connections; new -> 201, seen before -> 409 (as ES answers
+//                         a create of an existing _id). Documents are neither parsed nor stored.
+//   GET /_sink/stats      {"documents":N,"duplicates":M,"bulk_requests":K}, for tests and harness
+// It checks the NDJSON framing (action line with "create" and an _id, a document line after it,
+// the final newline) and nothing else: no JSON validation, mappings, gzip bodies or other actions.
+//
+//   elastic-bulk-sink PORT    (0 = ephemeral) listens on 127.0.0.1; prints {"listening":"URL"}
+#include <signal.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+constexpr std::uint64_t kBodyLimit = std::uint64_t{100} << 20;
+
+// The ids seen so far, as 64-bit hashes: a 10-minute run at 100k events/s is 60M ids, too many to
+// keep as strings. Two ids with the same hash would make a new event look like a duplicate; at
+// 60M ids the odds are about 1e-4, negligible for a benchmark. Open addressing (0 = empty slot,
+// at most half full) rather than std::unordered_set: no allocation per id, 16-32 bytes per id.
+// Starts at 4M slots (32 MiB, 2M ids); each doubling rehashes under the store's mutex, a pause
+// of well under a second even at tens of millions of ids.
+class IdSet {
+ public:
+  bool insert(std::uint64_t hash) {
+    if (hash == 0) hash = 1;
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = hash & mask;
+    for (; slots_[i] != 0; i = (i + 1) & mask) {
+      if (slots_[i] == hash) return false;
+    }
+    slots_[i] = hash;
+    if (2 * ++size_ > slots_.size()) grow();
+    return true;
+  }
+
+ private:
+  void grow() {
+    std::vector<std::uint64_t> old(slots_.size() * 2);
+    old.swap(slots_);
+    size_ = 0;
+    for (const std::uint64_t hash : old) {
+      if (hash != 0) insert(hash);
+    }
+  }
+
+  std::vector<std::uint64_t> slots_ = std::vector<std::uint64_t>(std::size_t{1} << 22);
+  std::size_t size_ = 0;
+};
+
+struct Store {
+  std::mutex mutex;
+  IdSet ids;
+  std::uint64_t documents = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t bulk_requests = 0;
+};
+
+struct Item {
+  std::string_view index;
+  std::string_view id;
+  bool created = false;
+};
+
+std::string es_error(std::string_view type, std::string_view reason, int status) {
+  return R"({"error":{"type":")" + std::string(type) + R"(","reason":")" + std::string(reason) +
+         R"("},"status":)" + std::to_string(status) + "}";
+}
+
+// The string value of "key":"..." in an action line; empty when absent. The collector writes
+// ids and index names without escapes, so the value simply ends at the next quote.
+std::string_view string_field(std::string_view line, std::string_view key) {
+  const std::size_t at = line.find(key);
+  if (at == std::string_view::npos) return {};
+  const std::size_t start = at + key.size();
+  const std::size_t end = line.find('"', start);
+  return end == std::string_view::npos ? std::string_view{} : line.substr(start, end - start);
+}
+
+// Splits the NDJSON body into items; on a framing error returns its reason instead.
+std::string parse_bulk(std::string_view body, std::vector<Item>& items) {
+  if (body.empty()) return "request body is required";
+  if (body.back() != '\n') return "The bulk request must be terminated by a newline [\\\\n]";
+  for (std::size_t pos = 0; pos < body.size();) {
+    const std::size_t action_end = body.find('\n', pos);
+    const std::string_view action = body.substr(pos, action_end - pos);
+    const std::size_t document_end =
+        action_end + 1 < body.size() ? body.find('\n', action_end + 1) : std::string_view::npos;
+    if (document_end == std::string_view::npos || document_end == action_end + 1) {
+      return "action at byte " + std::to_string(pos) + " has no document line";
+    }
+    if (!action.starts_with(R"({"create":)")) {
+      return "only create actions are supported, at byte " + std::to_string(pos);
+    }
+    const Item item{string_field(action, R"("_index":")"), string_field(action, R"("_id":")")};
+    if (item.id.empty()) return "create action at byte " + std::to_string(pos) + " has no _id";
+    items.push_back(item);
+    pos = document_end + 1;
+  }
+  return {};
+}
+
+http::response<http::string_body> bulk(Store& store, const http::request<http::string_body>& req,
+                                       std::vector<Item>& items) {
+  items.clear();
+  const std::string error = parse_bulk(req.body(), items);
+  bool conflicts = false;
+  {
+    const std::lock_guard lock(store.mutex);
+    ++store.bulk_requests;
+    if (error.empty()) {
+      for (Item& item : items) {
+        item.created = store.ids.insert(std::hash<std::string_view>{}(item.id));
+        conflicts |= !item.created;
+        ++(item.created ? store.documents : store.duplicates);
+      }
+    }
+  }
+  http::response<http::string_body> res{
+      error.empty() ? http::status::ok : http::status::bad_request, req.version()};
+  if (!error.empty()) {
+    res.body() = es_error("illegal_argument_exception", error, 400);
+    return res;
+  }
+  // The collector asks for filter_path=errors,items.*.status,items.*.error and reads nothing
+  // else; with any filter_path the answer is that shape, saving ~60 bytes per item.
+  const bool filtered = req.target().find("filter_path=") != std::string_view::npos;
+  std::string& out = res.body();
+  out.reserve(64 + items.size() * (filtered ? 30 : 200));
+  out += filtered ? R"({"errors":)" : R"({"took":0,"errors":)";
+  out += conflicts ? "true" : "false";
+  out += R"(,"items":[)";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const Item& item = items[i];
+    out += i == 0 ? R"({"create":{)" : R"(,{"create":{)";
+    if (!filtered) {
+      out.append(R"("_index":")").append(item.index).append(R"(","_id":")").append(item.id);
+      out += R"(",)";
+    }
+    if (item.created) {
+      out += R"("status":201}})";
+    } else {
+      out.append(R"("status":409,"error":{"type":"version_conflict_engine_exception","reason":"[)")
+          .append(item.id)
+          .append(R"x(]: version conflict, document already exists (current version [1])"}}})x");
+    }
+  }
+  out += "]}";
+  return res;
+}
+
+http::response<http::string_body> route(Store& store, const http::request<http::string_body>& req,
+                                        std::vector<Item>& items) {
+  const std::string_view target = req.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  const auto answer = [&](http::status status, std::string body) {
+    http::response<http::string_body> res{status, req.version()};
+    res.body() = std::move(body);
+    return res;
+  };
+  if (!req[http::field::content_encoding].empty()) {
+    return answer(http::status::bad_request, es_error("illegal_argument_exception",
+                                                      "compressed bodies are not supported", 400));
+  }
+  const bool get = req.method() == http::verb::get;
+  if (req.method() == http::verb::post && path == "/_bulk") return bulk(store, req, items);
+  if (req.method() == http::verb::put) return answer(http::status::ok, R"({"acknowledged":true})");
+  if (get && path == "/") {
+    return answer(http::status::ok,
+                  R"({"version":{"number":"8.15.0"},"tagline":"You Know, for Search"})");
+  }
+  if (get && path == "/_cluster/health") return answer(http::status::ok, R"({"status":"green"})");
+  if (get && path == "/_sink/stats") {
+    const std::lock_guard lock(store.mutex);
+    return answer(http::status::ok, R"({"documents":)" + std::to_string(store.documents) +
+                                        R"(,"duplicates":)" + std::to_string(store.duplicates) +
+                                        R"(,"bulk_requests":)" +
+                                        std::to_string(store.bulk_requests) + "}");
+  }
+  return answer(
+      http::status::not_found,
+      es_error("resource_not_found_exception",
+               "no handler for " + std::string(req.method_string()) + " " + std::string(path),
+               404));
+}
+
+void send(tcp::socket& socket, http::response<http::string_body>& res, beast::error_code& ec) {
+  res.set(http::field::content_type, "application/json");
+  res.set("X-Elastic-Product", "Elasticsearch");
+  res.prepare_payload();
+  http::write(socket, res, ec);
+}
+
+void serve(Store& store, tcp::socket socket) {
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  // Beast reads at most what the buffer can hold without growing (and never over 64 KiB): left
+  // at its initial size, a bulk body arrives in ~500-byte recv calls, which cost more than all
+  // the rest of the work together.
+  beast::flat_buffer buffer;
+  buffer.reserve(64 << 10);
+  std::vector<Item> items;  // reused: a bulk of thousands of items would otherwise reallocate
+  while (true) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(kBodyLimit);
+    http::read(socket, buffer, parser, ec);
+    if (ec == http::error::body_limit) {
+      http::response<http::string_body> res{http::status::payload_too_large, 11};
+      res.body() = es_error("illegal_argument_exception", "request body over 100 MiB", 413);
+      res.keep_alive(false);
+      send(socket, res, ec);
+      return;
+    }
+    if (ec) return;  // closed by the client, or not HTTP: either way this connection is done
+    const auto& req = parser.get();
+    auto res = route(store, req, items);
+    res.keep_alive(req.keep_alive());
+    send(socket, res, ec);
+    if (ec || !res.keep_alive()) return;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: elastic-bulk-sink PORT   (0 = ephemeral)\n");
+    return 2;
+  }
+  // Blocked before any thread starts, so every thread inherits the mask and only sigwait below
+  // ever sees SIGTERM/SIGINT.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  boost::asio::io_context io;
+  tcp::acceptor acceptor(io, {boost::asio::ip::address_v4::loopback(),
+                              static_cast<std::uint16_t>(std::atoi(argv[1]))});
+  static Store store;  // static: connection threads are detached and may outlive main's frame
+  std::thread([&acceptor] {
+    while (true) {
+      tcp::socket socket(acceptor.get_executor());
+      beast::error_code ec;
+      acceptor.accept(socket, ec);
+      if (!ec) std::thread(serve, std::ref(store), std::move(socket)).detach();
+    }
+  }).detach();
+  std::printf("{\"listening\":\"http://127.0.0.1:%u\"}\n", acceptor.local_endpoint().port());
+  std::fflush(stdout);
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  // Nothing to flush or save: exit at once rather than unwinding under the connection threads.
+  std::_Exit(0);
+}
