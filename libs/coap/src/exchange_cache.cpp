@@ -38,14 +38,15 @@ bool same(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
 ExchangeCache::ExchangeCache(std::size_t capacity, std::chrono::seconds lifetime)
     : capacity_(std::min<std::size_t>(capacity, kNone / 2)), lifetime_(lifetime) {
   // At most half full, so probe sequences stay short.
-  if (capacity_ > 0) index_.assign(std::bit_ceil(capacity_ * 2), kNone);
+  if (capacity_ > 0) index_.assign(std::bit_ceil(capacity_ * 2), IndexEntry{});
 }
 
 std::uint32_t ExchangeCache::locate(std::span<const std::uint8_t> key, std::uint32_t hash) const {
   const std::size_t mask = index_.size() - 1;
-  for (std::size_t i = hash & mask; index_[i] != kNone; i = (i + 1) & mask) {
-    const Slot& slot = ring_[index_[i]];
-    if (slot.hash == hash && same(slot.key_view(), key)) return static_cast<std::uint32_t>(i);
+  for (std::size_t i = hash & mask; index_[i].position != kNone; i = (i + 1) & mask) {
+    if (index_[i].hash == hash && same(ring_[index_[i].position].key_view(), key)) {
+      return static_cast<std::uint32_t>(i);
+    }
   }
   return kNone;
 }
@@ -59,14 +60,15 @@ void ExchangeCache::unindex(std::uint32_t slot_number) {
   std::size_t hole = locate(slot.key_view(), slot.hash);
   // Backward-shift deletion: move later members of the probe run into the hole when their home
   // position does not lie strictly between the hole and them.
-  for (std::size_t next = (hole + 1) & mask; index_[next] != kNone; next = (next + 1) & mask) {
-    const std::size_t home = ring_[index_[next]].hash & mask;
+  for (std::size_t next = (hole + 1) & mask; index_[next].position != kNone;
+       next = (next + 1) & mask) {
+    const std::size_t home = index_[next].hash & mask;
     const bool stays = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next);
     if (stays) continue;
     index_[hole] = index_[next];
     hole = next;
   }
-  index_[hole] = kNone;
+  index_[hole] = IndexEntry{};
 }
 
 std::optional<ExchangeCache::Hit> ExchangeCache::find(const PeerAddress& peer,
@@ -78,7 +80,7 @@ std::optional<ExchangeCache::Hit> ExchangeCache::find(const PeerAddress& peer,
   const Key key = key_of(peer, message_id);
   const std::uint32_t at = locate(key.view(), hash_of(key.view()));
   if (at == kNone) return std::nullopt;
-  const Slot& slot = ring_[index_[at]];
+  const Slot& slot = ring_[index_[at].position];
   if (slot.expires <= now || !same({slot.token.data(), slot.token_length}, token)) {
     return std::nullopt;
   }
@@ -104,7 +106,7 @@ void ExchangeCache::insert(const PeerAddress& peer, std::uint16_t message_id,
   const Key key = key_of(peer, message_id);
   const std::uint32_t hash = hash_of(key.view());
   if (const std::uint32_t at = locate(key.view(), hash); at != kNone) {
-    Slot& existing = ring_[index_[at]];
+    Slot& existing = ring_[index_[at].position];
     if (response != nullptr && !existing.answered &&
         same({existing.token.data(), existing.token_length}, token)) {
       // The answer to a pending exchange: completed where it is.
@@ -112,7 +114,7 @@ void ExchangeCache::insert(const PeerAddress& peer, std::uint16_t message_id,
       existing.answered = true;
       return;
     }
-    unindex(index_[at]);  // a new exchange reusing the key: the old record is dead
+    unindex(index_[at].position);  // a new exchange reusing the key: the old record is dead
   }
   if (used_ == capacity_) evict_oldest();
   const std::size_t position = (oldest_ + used_) % capacity_;
@@ -131,8 +133,8 @@ void ExchangeCache::insert(const PeerAddress& peer, std::uint16_t message_id,
   ++live_;
   const std::size_t mask = index_.size() - 1;
   std::size_t i = hash & mask;
-  while (index_[i] != kNone) i = (i + 1) & mask;
-  index_[i] = static_cast<std::uint32_t>(position);
+  while (index_[i].position != kNone) i = (i + 1) & mask;
+  index_[i] = IndexEntry{static_cast<std::uint32_t>(position), hash};
 }
 
 void ExchangeCache::evict_oldest() {

@@ -57,6 +57,13 @@ class ExchangeCache {
     std::span<const std::uint8_t> key_view() const { return {key.data(), key_length}; }
   };
   static constexpr std::uint32_t kNone = 0xffffffff;
+  // An index entry carries its key's hash beside the ring position, so probing past other keys
+  // (and a lookup of a new exchange, the common case) never touches their ring slots: one cache
+  // miss per lookup instead of one per probed entry.
+  struct IndexEntry {
+    std::uint32_t position = kNone;
+    std::uint32_t hash = 0;
+  };
 
   void insert(const PeerAddress& peer, std::uint16_t message_id,
               std::span<const std::uint8_t> token, const Response* response, Clock::time_point now);
@@ -67,11 +74,11 @@ class ExchangeCache {
 
   std::size_t capacity_;
   std::chrono::seconds lifetime_;
-  std::vector<Slot> ring_;            // grows to capacity_, then wraps
-  std::size_t oldest_ = 0;            // ring position of the oldest entry
-  std::size_t used_ = 0;              // ring positions in use (live or dead), from oldest_
-  std::size_t live_ = 0;              // entries findable
-  std::vector<std::uint32_t> index_;  // ring positions (kNone: empty), power-of-two size
+  std::vector<Slot> ring_;         // grows to capacity_, then wraps
+  std::size_t oldest_ = 0;         // ring position of the oldest entry
+  std::size_t used_ = 0;           // ring positions in use (live or dead), from oldest_
+  std::size_t live_ = 0;           // entries findable
+  std::vector<IndexEntry> index_;  // position kNone: empty; power-of-two size
 };
 
 }  // namespace iot::coap
