@@ -5,6 +5,7 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_stack.hpp>
+#include <cmath>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -145,6 +146,11 @@ class BodyHandler {
 
   bool on_double(double d, json::string_view, json::error_code& ec) {
     if (at_event_level()) return fail_not_event(ec);
+    // Boost.JSON reads a number beyond a double's range (1e999) as infinity, which JSON cannot
+    // carry: the stored document would not parse.
+    if (!std::isfinite(d)) {
+      return fail(ec, RejectReason::schema, value_path(), "number out of range");
+    }
     values_.push_double(d);
     return value_done();
   }
@@ -245,6 +251,22 @@ class BodyHandler {
         path += std::to_string(parent.count);
         path += ']';
       }
+    }
+    return path;
+  }
+
+  // Path of the scalar value being parsed, e.g. "event.payload.value" or "event.payload.x[3]".
+  std::string value_path() const {
+    std::string path = container_path(false);
+    const Frame& parent = frames_.back();
+    if (parent.is_object) {
+      path += '.';
+      const json::string_view key = key_at(key_starts_.size() - 1);
+      detail::append_echoed_name(path, std::string_view(key.data(), key.size()));
+    } else {
+      path += '[';
+      path += std::to_string(parent.count);
+      path += ']';
     }
     return path;
   }

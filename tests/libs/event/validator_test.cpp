@@ -590,6 +590,19 @@ TEST_F(ValidatorTest, RejectsEpochMsBeyondYear9999) {
             "event.timestamp: epoch ms out of range");
 }
 
+// Found by the event_validator fuzz target: Boost.JSON reads 1e999 as infinity, which was stored
+// as `inf`, a document Elasticsearch cannot parse, while the device heard 2.01.
+TEST_F(ValidatorTest, RejectsNumbersBeyondADoublesRange) {
+  EXPECT_EQ(
+      rejected(EventJson().with_payload(payload_with_value("1e999")).str(), RejectReason::schema),
+      "event.payload.value: number out of range");
+  EXPECT_EQ(rejected(EventJson().with_payload(payload_with_value("[1, -1e999]")).str(),
+                     RejectReason::schema),
+            "event.payload.value[1]: number out of range");
+  EXPECT_EQ(rejected(EventJson().with_timestamp("1e999").str(), RejectReason::schema),
+            "event.timestamp: number out of range");
+}
+
 TEST_F(ValidatorTest, RejectsTimestampsTooFarInTheFuture) {
   const std::int64_t limit = kReceivedAt + 24 * 3'600'000;
   EXPECT_EQ(rejected(EventJson().with_timestamp(std::to_string(limit + 1)).str(),
