@@ -11,7 +11,8 @@ constexpr std::string_view kPathNames[kPathLabelCount] = {"/events", "/health", 
 constexpr std::string_view kRejectNames[kRejectLabelCount] = {
     "malformed_json",    "schema",
     "bad_timestamp",     "batch_too_large",
-    "payload_too_large", "unsupported_content_format"};
+    "payload_too_large", "unsupported_content_format",
+    "rate_limited"};
 
 std::size_t code_index(coap::Code code) {
   const auto* it = std::find(kTrackedCodes.begin(), kTrackedCodes.end(), code);
@@ -155,6 +156,12 @@ std::string render_metrics(std::span<const WorkerMetrics* const> workers,
     out.sample("iot_events_rejected_total", PrometheusWriter::label("reason", kRejectNames[r]),
                sum_over(workers, [&](const WorkerMetrics& w) { return w.rejected[r].value(); }));
   }
+  out.header("iot_rate_limit_untracked_total", "counter",
+             "New devices admitted without a rate limit because their worker's table of devices "
+             "was full of active ones.");
+  out.sample("iot_rate_limit_untracked_total", "", sum_over(workers, [](const WorkerMetrics& w) {
+               return w.rate_limit_untracked.value();
+             }));
   out.header("iot_sink_write_errors_total", "counter",
              "Failed writes to the sink (devices got 5.00).");
   out.sample("iot_sink_write_errors_total", "",

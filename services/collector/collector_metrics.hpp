@@ -26,6 +26,7 @@ inline constexpr std::array kTrackedCodes{coap::Code::created,
                                           coap::Code::request_entity_incomplete,
                                           coap::Code::request_entity_too_large,
                                           coap::Code::unsupported_content_format,
+                                          coap::Code::too_many_requests,
                                           coap::Code::internal_server_error,
                                           coap::Code::service_unavailable};
 inline constexpr std::size_t kCodeLabelCount = kTrackedCodes.size() + 1;
@@ -38,8 +39,9 @@ enum class RejectLabel : std::uint8_t {
   batch_too_large,
   payload_too_large,
   unsupported_content_format,
+  rate_limited,  // 4.29: the device is over --rate-limit
 };
-inline constexpr std::size_t kRejectLabelCount = 6;
+inline constexpr std::size_t kRejectLabelCount = 7;
 RejectLabel reject_label(event::RejectReason reason);
 
 // Counters of one worker: written only by its thread, read by the admin thread at scrape time.
@@ -53,6 +55,8 @@ struct WorkerMetrics {
   elastic::BulkWriterStats elasticsearch;  // stays zero with the file sink
   metrics::LatencyHistogram acknowledgement_duration;
   metrics::Counter duplicates;  // retransmissions answered from the exchange cache
+  // New devices admitted without a rate-limit bucket because the table was full (fail open).
+  metrics::Counter rate_limit_untracked;
 
   void count_request(coap::Method method, PathLabel path, coap::Code code,
                      std::uint64_t duration_ns);

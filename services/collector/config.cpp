@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cmath>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -116,6 +118,29 @@ std::size_t parse_size(std::string_view text, std::uint64_t min, std::uint64_t m
   return static_cast<std::size_t>(cli::parse_unsigned(text, min, max));
 }
 
+// Events per second: 0 (off) or 0.001..1000000, as plain decimal digits ("5", "0.5"), so that
+// "1e3" or "5/s" fail at start instead of meaning something unexpected.
+double parse_rate(std::string_view text) {
+  const auto bad = [&] {
+    return cli::UsageError("expected 0 (off) or a decimal number in 0.001..1000000, got " +
+                           quoted(text));
+  };
+  const std::size_t dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view fraction =
+      dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+  const auto digits = [](std::string_view part) {
+    return !part.empty() &&
+           std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(whole) || (dot != std::string_view::npos && !digits(fraction))) throw bad();
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) throw bad();
+  if (value != 0 && (value < 0.001 || value > 1e6)) throw bad();
+  return value;
+}
+
 AckMode parse_ack(std::string_view text) {
   if (text == "stored") return AckMode::stored;
   if (text == "accepted") return AckMode::accepted;
@@ -178,6 +203,17 @@ ParseResult parse_collector_config(int argc, const char* const* argv, const cli:
             [&](std::string_view v) { config.instance = parse_instance(v); });
   flags.add("data-stream", "NAME", "Elasticsearch data stream the events are indexed into.",
             config.index, [&](std::string_view v) { config.index = parse_data_stream(v); });
+  double rate_limit = 0;
+  std::optional<std::uint64_t> rate_burst;
+  flags.add("rate-limit", "EVENTS_PER_S",
+            "Events per second each device (source address and port) may send; over it it is\n"
+            "      told 4.29 with Max-Age (0: no limit, or 0.001..1000000).",
+            "0", [&](std::string_view v) { rate_limit = parse_rate(v); });
+  flags.add("rate-burst", "N",
+            "Events a device that sent nothing for a while may send at once (1..1000000;\n"
+            "      needs --rate-limit).",
+            "2 x --rate-limit, at least 1",
+            [&](std::string_view v) { rate_burst = cli::parse_unsigned(v, 1, 1000000); });
 
   // The Elasticsearch sink. Parsed and validated even without --elasticsearch-url, since
   // operators set these variables fleet-wide; kept only with it.
@@ -256,6 +292,18 @@ ParseResult parse_collector_config(int argc, const char* const* argv, const cli:
   if (config.self_metrics_interval.count() > 0 && !nodes) {
     throw cli::UsageError(
         "--self-metrics-interval: the documents go to Elasticsearch; give --elasticsearch-url");
+  }
+  if (rate_burst && rate_limit == 0) {
+    throw cli::UsageError("--rate-burst needs --rate-limit (without a rate there is no limit)");
+  }
+  if (rate_limit > 0) {
+    // Twice the rate lets a device that reports once a second send a missed second's worth at
+    // once without being refused.
+    config.rate_limit = RateLimitConfig{
+        rate_limit,
+        rate_burst.value_or(
+            std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(2 * rate_limit)))),
+    };
   }
   es.authorization = std::move(authorization);
   es.ca_file = std::move(ca_file);

@@ -1,6 +1,11 @@
 #include "ingest_handler.hpp"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <variant>
 
 #include "event/bulk_encoder.hpp"
@@ -31,6 +36,22 @@ Response too_large(std::size_t limit) {
   return response;
 }
 
+// "5", "0.5", "0.001": the rate as an operator wrote it, for the 4.29 diagnostic.
+std::string rate_text(double events_per_second) {
+  std::array<char, 32> buffer{};
+  std::snprintf(buffer.data(), buffer.size(), "%.3f", events_per_second);
+  std::string text(buffer.data());
+  text.erase(text.find_last_not_of('0') + 1);
+  if (text.back() == '.') text.pop_back();
+  return text;
+}
+
+// The device a request counts against: its UDP source address and port. (With DTLS this becomes
+// the PSK identity; the table takes any bytes.)
+std::span<const std::uint8_t> device_key(const coap::Request& request) {
+  return {request.peer.bytes.data(), request.peer.length};
+}
+
 }  // namespace
 
 IngestHandler::IngestHandler(IngestSettings settings, EventStore& store, WorkerMetrics& metrics,
@@ -40,7 +61,14 @@ IngestHandler::IngestHandler(IngestSettings settings, EventStore& store, WorkerM
       metrics_(metrics),
       draining_(draining),
       validator_(event::ValidationLimits{.max_batch = settings_.max_batch}),
-      assembler_(coap::Block1Assembler::Limits{.max_body_bytes = settings_.max_payload}) {}
+      assembler_(coap::Block1Assembler::Limits{.max_body_bytes = settings_.max_payload}) {
+  if (settings_.rate_limit) {
+    rate_limiter_.emplace(*settings_.rate_limit, throttle::TokenBucketTable::kDefaultMaxDevices,
+                          settings_.rate_limit_seed);
+    rate_limit_text_ = "rate limit: " + rate_text(settings_.rate_limit->events_per_second) +
+                       " events/s per device; retry in ";
+  }
+}
 
 std::optional<Response> IngestHandler::handle(const coap::Request& request) {
   const auto started = std::chrono::steady_clock::now();
@@ -141,12 +169,34 @@ std::optional<Response> IngestHandler::post_events(const coap::Request& request)
 }
 
 std::optional<Response> IngestHandler::store(std::string_view body, const coap::Request& request) {
+  const auto now = throttle::TokenBucketTable::Clock::now();
+  const auto device = device_key(request);
+  // A device without a single token is refused before its body is parsed: a flooding device
+  // costs the worker as little as possible.
+  if (rate_limiter_) {
+    if (auto decision = rate_limiter_->would_admit(device, 1, now); !decision.allowed) {
+      return too_many_requests(decision);
+    }
+  }
   if (auto refused = store_.refuse_early(body.size(), request)) return refused;
   const std::int64_t received_at = now_epoch_ms();
   auto result = validator_.validate(body, received_at);
   if (!result.ok()) {
     return reject(reject_label(result.error->reason), Code::bad_request,
                   std::move(result.error->message));
+  }
+  const std::uint64_t events = result.events.size();
+  if (rate_limiter_) {
+    // Waiting would never help such a batch, so 4.29 would make the device retry forever.
+    if (const std::uint64_t burst = rate_limiter_->limit().burst; events > burst) {
+      return reject(RejectLabel::batch_too_large, Code::bad_request,
+                    "batch of " + std::to_string(events) + " events exceeds --rate-burst " +
+                        std::to_string(burst));
+    }
+    // The whole batch or nothing: a partly stored batch would be retried whole, duplicating.
+    if (auto decision = rate_limiter_->would_admit(device, events, now); !decision.allowed) {
+      return too_many_requests(decision);
+    }
   }
   const event::StoredDocumentContext context{settings_.index, settings_.instance, received_at};
   std::vector<std::string> documents(result.events.size());
@@ -156,7 +206,39 @@ std::optional<Response> IngestHandler::store(std::string_view body, const coap::
   auto answer = store_.store(std::move(documents), request);
   // A store that defers its answer counts the events it accepts itself.
   if (answer && answer->code == Code::created) metrics_.events_accepted.add(result.events.size());
+  // Tokens are taken only for events the store took: a request refused for another reason
+  // (5.03 buffer full, 5.00 write error) costs the device nothing.
+  if (rate_limiter_ && (!answer || answer->code == Code::created)) {
+    take_tokens(request, events, now);
+  }
   return answer;
+}
+
+void IngestHandler::take_tokens(const coap::Request& request, std::uint64_t events,
+                                throttle::TokenBucketTable::Clock::time_point now) {
+  const std::uint64_t untracked_before = rate_limiter_->untracked_admissions();
+  rate_limiter_->admit(device_key(request), events, now);
+  const std::uint64_t untracked = rate_limiter_->untracked_admissions() - untracked_before;
+  if (untracked == 0) return;
+  metrics_.rate_limit_untracked.add(untracked);
+  if (untracked_before == 0) {
+    logging::warn(
+        "rate limit: table of devices full; new devices are not limited until "
+        "tracked ones go idle (a flood of source addresses?)",
+        {{"max_devices", throttle::TokenBucketTable::kDefaultMaxDevices},
+         {"device", request.peer.to_string()}});
+  }
+}
+
+Response IngestHandler::too_many_requests(const throttle::Decision& decision) {
+  metrics_.rejected[static_cast<std::size_t>(RejectLabel::rate_limited)].add();
+  const auto seconds = static_cast<std::uint32_t>(std::min<std::chrono::seconds::rep>(
+      decision.retry_after.count(), std::numeric_limits<std::uint32_t>::max()));
+  auto response =
+      Response::text(Code::too_many_requests, rate_limit_text_ + std::to_string(seconds) + " s");
+  // Max-Age tells the device when to come back (RFC 8516).
+  response.max_age = seconds;
+  return response;
 }
 
 Response IngestHandler::reject(RejectLabel label, Code code, std::string message) {

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "coap/block1_assembler.hpp"
@@ -10,6 +12,7 @@
 #include "collector_metrics.hpp"
 #include "event/validator.hpp"
 #include "event_store.hpp"
+#include "throttle/token_bucket_table.hpp"
 
 namespace iot::collector {
 
@@ -19,6 +22,9 @@ struct IngestSettings {
   std::string index;     // _index of stored documents
   std::string instance;  // stored as "collector"
   std::uint32_t drain_max_age_seconds = 2;
+  // Per-device limit on POST /events (--rate-limit, --rate-burst); nullopt: none.
+  std::optional<throttle::RateLimit> rate_limit;
+  std::uint64_t rate_limit_seed = 0;  // random per process: device keys cannot be made to collide
 };
 
 // The collector's CoAP API on one worker: routes /events and /health, reassembles Block1
@@ -37,6 +43,9 @@ class IngestHandler final : public coap::RequestHandler {
   std::optional<coap::Response> post_events(const coap::Request& request);
   std::optional<coap::Response> store(std::string_view body, const coap::Request& request);
   coap::Response reject(RejectLabel label, coap::Code code, std::string message);
+  coap::Response too_many_requests(const throttle::Decision& decision);
+  void take_tokens(const coap::Request& request, std::uint64_t events,
+                   throttle::TokenBucketTable::Clock::time_point now);
 
   IngestSettings settings_;
   EventStore& store_;
@@ -44,6 +53,10 @@ class IngestHandler final : public coap::RequestHandler {
   const std::atomic<bool>& draining_;
   event::EventValidator validator_;
   coap::Block1Assembler assembler_;
+  // This worker's devices only: SO_REUSEPORT hashes a source address and port to one worker
+  // always, so per-worker buckets are exact and need no locking.
+  std::optional<throttle::TokenBucketTable> rate_limiter_;
+  std::string rate_limit_text_;  // "rate limit: 5 events/s per device; retry in "
 };
 
 }  // namespace iot::collector

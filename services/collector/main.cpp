@@ -10,6 +10,7 @@
 #include <future>
 #include <iostream>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "admin/admin_server.hpp"
@@ -117,7 +118,17 @@ int run(const CollectorConfig& config) {
   std::atomic<bool> draining{false};
   std::atomic<bool> serving{false};
 
-  IngestSettings settings{config.max_payload, config.max_batch, config.index, config.instance};
+  IngestSettings settings;
+  settings.max_payload = config.max_payload;
+  settings.max_batch = config.max_batch;
+  settings.index = config.index;
+  settings.instance = config.instance;
+  if (config.rate_limit) {
+    settings.rate_limit =
+        throttle::RateLimit{config.rate_limit->events_per_second, config.rate_limit->burst};
+    settings.rate_limit_seed =
+        (std::uint64_t{std::random_device{}()} << 32) | std::random_device{}();
+  }
   coap::ServerOptions coap_options;
   coap_options.host = config.listen.host;
   coap_options.port = config.listen.port;

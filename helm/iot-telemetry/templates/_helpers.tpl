@@ -145,6 +145,13 @@ IOT_COLLECTOR_ACK: {{ .Values.collector.ack | quote }}
 IOT_COLLECTOR_ACK_TIMEOUT_MS: {{ .Values.collector.ackTimeoutMs | int64 | quote }}
 IOT_COLLECTOR_MAX_PAYLOAD: {{ .Values.collector.maxPayload | int64 | quote }}
 IOT_COLLECTOR_MAX_BATCH: {{ .Values.collector.maxBatch | int64 | quote }}
+{{- if .Values.collector.rateLimit }}
+{{- /* Fixed-point: the collector takes plain decimals, and YAML numbers are floats ("1e+06"). */}}
+IOT_COLLECTOR_RATE_LIMIT: {{ printf "%.3f" (float64 .Values.collector.rateLimit) | quote }}
+{{- if .Values.collector.rateBurst }}
+IOT_COLLECTOR_RATE_BURST: {{ .Values.collector.rateBurst | int64 | quote }}
+{{- end }}
+{{- end }}
 IOT_COLLECTOR_DATA_STREAM: {{ .Values.collector.dataStream | quote }}
 IOT_COLLECTOR_RETENTION_DAYS: {{ .Values.collector.retentionDays | int64 | quote }}
 IOT_COLLECTOR_SELF_METRICS_INTERVAL: {{ .Values.collector.selfMetricsInterval | int64 | quote }}
@@ -171,6 +178,9 @@ IOT_COLLECTOR_ELASTICSEARCH_CA: {{ printf "/etc/iot-collector/elasticsearch-ca/%
 
 {{/* Checks across values that the JSON schema cannot express. */}}
 {{- define "iot-telemetry.validate" -}}
+{{- if and .Values.collector.rateBurst (not .Values.collector.rateLimit) }}
+{{- fail "collector.rateBurst needs collector.rateLimit: the collector refuses to start otherwise" }}
+{{- end }}
 {{- if ge (int .Values.collector.drainDelay) (int .Values.collector.shutdownTimeout) }}
 {{- fail (printf "collector.drainDelay (%d) must be below collector.shutdownTimeout (%d): the collector refuses to start otherwise" (int .Values.collector.drainDelay) (int .Values.collector.shutdownTimeout)) }}
 {{- end }}

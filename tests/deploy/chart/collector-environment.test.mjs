@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { renderChart } from './lib/chart.mjs';
+import { renderChart, writeValuesFile } from './lib/chart.mjs';
 import { Collector } from '../../integration/lib/collector.mjs';
 import { cleanupElastic, startEs, waitBootstrapped } from '../../integration/lib/elastic.mjs';
 import { makeTestCertificates } from '../../elastic-test-server/certificates.mjs';
@@ -157,6 +157,14 @@ describe('the real collector accepts the configuration the deployments give it',
       await startsAndStores(chartEnvironment(objects, certificates), certificates);
     });
   }
+
+  it('chart, with a per-device rate limit', async () => {
+    const valuesFile = writeValuesFile({ collector: { rateLimit: 2.5, rateBurst: 7 } });
+    const env = chartEnvironment(renderChart(chartDir, { valuesFiles: [valuesFile] }).objects, certificates);
+    assert.equal(env.IOT_COLLECTOR_RATE_LIMIT, '2.500');
+    assert.equal(env.IOT_COLLECTOR_RATE_BURST, '7');
+    await startsAndStores(env, certificates);
+  });
 
   it('docker-compose.yml with .env.example', async () => {
     await startsAndStores(composeEnvironment(), certificates);

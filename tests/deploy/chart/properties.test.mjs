@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { renderChart, validateValues } from './lib/chart.mjs';
+import { renderChart, validateValues, writeValuesFile } from './lib/chart.mjs';
 
 const sourceDir = process.env.IOT_SOURCE_DIR ?? path.resolve(import.meta.dirname, '../../..');
 const chartDir = path.join(sourceDir, 'helm/iot-telemetry');
@@ -441,6 +441,20 @@ describe('variants', () => {
     assert.throws(() => render([], { 'collector.drainDelay': 10, 'collector.shutdownTimeout': 10 }), /drainDelay \(10\) must be below/);
     assert.throws(() => render([], { 'metallb.pool.create': true }), /metallb.pool.addresses/);
     assert.throws(() => render([], { 'elasticsearch.enabled': false }), /externalElasticsearch.url/);
+    assert.throws(() => render([], { 'collector.rateBurst': 3 }), /rateBurst needs collector.rateLimit/);
+  });
+
+  test('the rate limit is rendered only when set, as plain decimals the collector accepts', () => {
+    const env = (objects) => objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-collector')).data;
+    const defaults = env(rendered.get('default values').objects);
+    assert.equal(defaults.IOT_COLLECTOR_RATE_LIMIT, undefined);
+    assert.equal(defaults.IOT_COLLECTOR_RATE_BURST, undefined);
+    const limited = env(render([], { 'collector.rateLimit': 1000000, 'collector.rateBurst': 3 }).objects);
+    assert.equal(limited.IOT_COLLECTOR_RATE_LIMIT, '1000000.000'); // not YAML's 1e+06
+    assert.equal(limited.IOT_COLLECTOR_RATE_BURST, '3');
+    const rateOnly = env(render([writeValuesFile({ collector: { rateLimit: 0.5 } })]).objects);
+    assert.equal(rateOnly.IOT_COLLECTOR_RATE_LIMIT, '0.500');
+    assert.equal(rateOnly.IOT_COLLECTOR_RATE_BURST, undefined);
   });
 });
 
@@ -485,6 +499,8 @@ describe('values.schema.json', () => {
     'unknown top-level key': (v) => { v.replicas = 3; },
     'bad externalTrafficPolicy': (v) => { v.service.coap.externalTrafficPolicy = 'local'; },
     'negative drain delay': (v) => { v.collector.drainDelay = -1; },
+    'rate limit below 0.001': (v) => { v.collector.rateLimit = 0.0001; },
+    'fractional rate burst': (v) => { v.collector.rateBurst = 2.5; },
     'bad ack mode': (v) => { v.collector.ack = 'always'; },
     'digest without algorithm': (v) => { v.image.digest = 'abc123'; },
     'Elasticsearch 7': (v) => { v.elasticsearch.image.tag = '7.17.0'; },

@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace iot::collector {
@@ -121,6 +122,7 @@ TEST(CollectorConfig, Defaults) {
   EXPECT_EQ(c.index, "iot-events");
   EXPECT_EQ(c.self_metrics_interval, 0s);
   EXPECT_FALSE(c.elasticsearch.has_value());
+  EXPECT_FALSE(c.rate_limit.has_value());
 }
 
 TEST(CollectorConfig, EnvironmentVariablesThatNameNoFlagAreReportedNotFatal) {
@@ -205,6 +207,12 @@ std::vector<FlagCase> flag_cases() {
        [](const CollectorConfig& c) { EXPECT_EQ(c.instance, "collector-0.eu_west-1"); }},
       {"data-stream", "IOT_COLLECTOR_DATA_STREAM", "logs-iot.sensors-prod",
        [](const CollectorConfig& c) { EXPECT_EQ(c.index, "logs-iot.sensors-prod"); }},
+      {"rate-limit", "IOT_COLLECTOR_RATE_LIMIT", "2.5",
+       [](const CollectorConfig& c) {
+         ASSERT_TRUE(c.rate_limit.has_value());
+         EXPECT_EQ(c.rate_limit->events_per_second, 2.5);
+         EXPECT_EQ(c.rate_limit->burst, 5U);
+       }},
       {"elasticsearch-url", "IOT_COLLECTOR_ELASTICSEARCH_URL",
        "https://es-0.example:9243, http://[::1]/proxy/es/",
        [](const CollectorConfig& c) {
@@ -983,6 +991,60 @@ TEST(CollectorConfig, DrainDelayMustBeLessThanShutdownTimeout) {
   EXPECT_EQ(c.shutdown_timeout, 20s);
 }
 
+TEST(CollectorConfig, RateLimitAndBurst) {
+  const CollectorConfig c = config_of({"--rate-limit", "5", "--rate-burst", "7"});
+  ASSERT_TRUE(c.rate_limit.has_value());
+  EXPECT_EQ(c.rate_limit->events_per_second, 5.0);
+  EXPECT_EQ(c.rate_limit->burst, 7U);
+  const CollectorConfig from_env =
+      config_of({}, {{"IOT_COLLECTOR_RATE_LIMIT", "0.25"}, {"IOT_COLLECTOR_RATE_BURST", "1"}});
+  ASSERT_TRUE(from_env.rate_limit.has_value());
+  EXPECT_EQ(from_env.rate_limit->events_per_second, 0.25);
+  EXPECT_EQ(from_env.rate_limit->burst, 1U);
+  EXPECT_EQ(config_of({"--rate-limit=1000000", "--rate-burst=1000000"}).rate_limit->burst,
+            1000000U);
+}
+
+TEST(CollectorConfig, RateBurstDefaultsToTwiceTheRateRoundedUpAtLeastOne) {
+  const std::vector<std::pair<std::string, std::uint64_t>> cases = {
+      {"5", 10}, {"0.001", 1}, {"0.5", 1}, {"0.6", 2}, {"2.25", 5}, {"1000000", 2000000}};
+  for (const auto& [rate, burst] : cases) {
+    const CollectorConfig c = config_of({"--rate-limit", rate});
+    ASSERT_TRUE(c.rate_limit.has_value()) << rate;
+    EXPECT_EQ(c.rate_limit->burst, burst) << rate;
+  }
+}
+
+TEST(CollectorConfig, RateLimitZeroIsOff) {
+  EXPECT_FALSE(config_of({"--rate-limit=0"}).rate_limit.has_value());
+  EXPECT_FALSE(config_of({"--rate-limit=0.000"}).rate_limit.has_value());
+  EXPECT_FALSE(config_of({}, {{"IOT_COLLECTOR_RATE_LIMIT", "0"}}).rate_limit.has_value());
+}
+
+TEST(CollectorConfig, RateLimitBadValuesHaveExactMessages) {
+  const std::string expected = "expected 0 (off) or a decimal number in 0.001..1000000, got ";
+  for (const char* bad :
+       {"", "-1", "1e3", "5/s", ".5", "5.", "0.0009", "1000000.5", "1000001", "nan", "inf", " 5"}) {
+    EXPECT_EQ(error_of({std::string("--rate-limit=") + bad}),
+              "--rate-limit: " + expected + "'" + bad + "'");
+  }
+  EXPECT_EQ(error_of({}, {{"IOT_COLLECTOR_RATE_LIMIT", "x"}}),
+            "IOT_COLLECTOR_RATE_LIMIT: " + expected + "'x'");
+  EXPECT_EQ(error_of({"--rate-limit=1", "--rate-burst=0"}),
+            "--rate-burst: expected an integer in 1..1000000, got '0'");
+  EXPECT_EQ(error_of({"--rate-limit=1", "--rate-burst=1000001"}),
+            "--rate-burst: expected an integer in 1..1000000, got '1000001'");
+  EXPECT_EQ(error_of({"--rate-limit=1", "--rate-burst=2.5"}),
+            "--rate-burst: expected an integer in 1..1000000, got '2.5'");
+}
+
+TEST(CollectorConfig, RateBurstWithoutRateLimitIsAUsageError) {
+  const std::string message = "--rate-burst needs --rate-limit (without a rate there is no limit)";
+  EXPECT_EQ(error_of({"--rate-burst=5"}), message);
+  EXPECT_EQ(error_of({"--rate-burst=5", "--rate-limit=0"}), message);
+  EXPECT_EQ(error_of({}, {{"IOT_COLLECTOR_RATE_BURST", "5"}}), message);
+}
+
 TEST(CollectorConfig, HelpListsEveryFlagWithEnvironmentVariable) {
   const ParseResult result = parse({"--help"});
   ASSERT_TRUE(std::holds_alternative<ExitNow>(result));
@@ -1029,6 +1091,9 @@ TEST(CollectorConfig, HelpListsEveryFlagWithEnvironmentVariable) {
                             "--data-stream NAME",
                             "default: iot-events",
                             "--self-metrics-interval SECONDS",
+                            "--rate-limit EVENTS_PER_S",
+                            "--rate-burst N",
+                            "default: 2 x --rate-limit, at least 1, env: IOT_COLLECTOR_RATE_BURST",
                             "--elasticsearch-url URL[,URL...]",
                             "--elasticsearch-api-key KEY",
                             "--elasticsearch-api-key-file PATH",
