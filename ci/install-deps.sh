@@ -23,6 +23,9 @@ packages=(
   docker-compose python3-jsonschema python3-yaml shellcheck
   # the pipelines test runs ci/lint.sh format, the CI lint job's clang-format check
   clang-format
+  # ci/fuzz.sh: clang 14 with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev is only a
+  # recommendation of clang, and recommendations are not installed), llvm-symbolizer for stacks
+  clang libclang-rt-14-dev llvm
   # busybox sh: the dashboards import script runs in a curl image whose only shell is busybox
   busybox
 )

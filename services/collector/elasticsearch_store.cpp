@@ -87,7 +87,7 @@ coap::Response ElasticsearchStore::unavailable(std::string message) const {
 }
 
 void ElasticsearchStore::drain(std::function<void()> done) {
-  writer_.drain([this, done = std::move(done)] {
+  writer_.drain([done = std::move(done)] {
     // Everything is settled, so every waiting device has been answered.
     done();
   });

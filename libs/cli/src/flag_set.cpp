@@ -241,7 +241,9 @@ FlagSet::Outcome FlagSet::parse(int argc, const char* const* argv, const Environ
 std::vector<std::string> FlagSet::unknown_environment(const Environment& env) const {
   std::vector<std::string> unknown;
   if (env_prefix_.empty()) return unknown;
-  for (const auto& [name, value] : env) {
+  for (const auto& entry : env) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in the lambda.
+    const auto& name = entry.first;
     if (!name.starts_with(env_prefix_)) continue;
     const bool known = std::any_of(flags_.begin(), flags_.end(), [&](const Flag& flag) {
       return env_name_for(env_prefix_, flag.name) == name;

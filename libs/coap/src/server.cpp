@@ -23,6 +23,7 @@
 #include "coapwire/message.hpp"
 #include "exchange_key.hpp"
 #include "logging/log.hpp"
+#include "message_translation.hpp"
 #include "outgoing_confirmables.hpp"
 
 namespace iot::coap {
@@ -36,50 +37,6 @@ using detail::SocketAddress;
 // process() call, so a flood on one worker cannot starve its timers and the other work on its
 // event loop.
 constexpr std::size_t kBatch = 64;
-
-Method method_of(coapwire::Code code) {
-  switch (code.detail) {
-    case 1:
-      return Method::get;
-    case 2:
-      return Method::post;
-    case 3:
-      return Method::put;
-    case 4:
-      return Method::del;
-    case 5:
-      return Method::fetch;
-    case 6:
-      return Method::patch;
-    case 7:
-      return Method::ipatch;
-    default:
-      return Method::other;
-  }
-}
-
-// Critical options (odd numbers, RFC 7252 §5.4.1) this server understands or may safely ignore;
-// any other critical option in a request is answered 4.02 Bad Option.
-bool is_known_critical(std::uint16_t number) {
-  namespace o = coapwire::options;
-  switch (number) {
-    case o::kIfMatch:
-    case o::kUriHost:
-    case o::kIfNoneMatch:
-    case o::kUriPort:
-    case o::kUriPath:
-    case o::kUriQuery:
-    case o::kAccept:
-    case o::kBlock2:
-    case o::kBlock1:
-      return true;
-    default:
-      return false;
-  }
-}
-
-constexpr std::uint16_t kProxyUri = 35;
-constexpr std::uint16_t kProxyScheme = 39;
 
 PeerAddress peer_of(const SocketAddress& address) {
   PeerAddress peer;
@@ -130,24 +87,6 @@ std::string display_address(const std::string& host, unsigned short port) {
 
 std::runtime_error listen_error(const std::string& where, int error) {
   return std::runtime_error("coap listen " + where + ": " + std::strerror(error));
-}
-
-// The wire form of an answer: header, token, options in ascending order, payload.
-void encode_response(MessageType type, std::uint16_t message_id, const coapwire::Token& token,
-                     const Response& response, coapwire::Message& scratch,
-                     std::vector<std::uint8_t>& out) {
-  scratch.clear();
-  scratch.type = type;
-  scratch.code = coapwire::Code::from_raw(static_cast<std::uint8_t>(response.code));
-  scratch.message_id = message_id;
-  scratch.token = token;
-  if (response.content_format) scratch.set_content_format(*response.content_format);
-  if (response.max_age) scratch.add_uint_option(coapwire::options::kMaxAge, *response.max_age);
-  if (response.block1)
-    scratch.add_uint_option(coapwire::options::kBlock1, response.block1->encode());
-  if (response.size1) scratch.set_size1(*response.size1);
-  scratch.payload.assign(response.payload.begin(), response.payload.end());
-  coapwire::encode(scratch, out);
 }
 
 }  // namespace
@@ -342,68 +281,15 @@ struct Server::Impl {
     state.acknowledged = true;
   }
 
-  // The answer to the request in `incoming`: from the protocol checks here or from the handler.
+  // The answer to the request in `incoming`: from the protocol checks or from the handler.
   std::optional<Response> route(bool truncated, const PeerAddress& peer,
                                 const ExchangeOrigin& origin) {
     Request request;
-    path_scratch.clear();
-    bool first_segment = true;
-    for (std::size_t i = 0; i < incoming.option_count(); ++i) {
-      const coapwire::Option option = incoming.option(i);
-      if (option.number == kProxyUri || option.number == kProxyScheme) {
-        return Response::text(Code::proxying_not_supported, "not a proxy");
-      }
-      if ((option.number & 1) != 0 && !is_known_critical(option.number)) {
-        return Response::text(Code::bad_option,
-                              "unsupported critical option " + std::to_string(option.number));
-      }
-      if (option.number == coapwire::options::kUriPath) {
-        if (!first_segment) path_scratch.push_back('/');
-        path_scratch.append(reinterpret_cast<const char*>(option.value.data()),
-                            option.value.size());
-        first_segment = false;
-      }
-    }
-    request.method = method_of(incoming.code);
-    if (path_scratch == ".well-known/core" && request.method == Method::get) {
-      return discovery();
-    }
-    for (const auto& path : paths) {
-      if (path == path_scratch) request.path = path;
-    }
-    request.confirmable = incoming.type == MessageType::confirmable;
-    request.message_id = incoming.message_id;
-    if (auto format = incoming.content_format()) request.content_format = *format;
-    if (const auto block = incoming.find_option(coapwire::options::kBlock1)) {
-      const auto value = incoming.uint_option(coapwire::options::kBlock1);
-      if (value) request.block1 = BlockOption::decode(*value);
-      if (!request.block1) {
-        return Response::text(Code::bad_request, value ? "Block1: BERT is not supported over UDP"
-                                                       : "Block1: bad value");
-      }
-    }
-    if (const auto size1 = incoming.find_option(coapwire::options::kSize1)) {
-      // Up to 8 bytes: an honest uint, or a hostile one that must still read as huge.
-      std::uint64_t value = 0;
-      for (const auto byte : size1->value.first(std::min<std::size_t>(size1->value.size(), 8))) {
-        value = (value << 8) | byte;
-      }
-      request.size1 = value;
-    }
-    request.payload = incoming.payload;
+    if (auto answer = detail::read_request(incoming, paths, path_scratch, request)) return answer;
     request.peer = peer;
     request.maybe_truncated = truncated;
     request.origin = &origin;
     return handler.handle(request);
-  }
-
-  Response discovery() const {
-    std::string links;
-    for (const auto& path : paths) {
-      if (!links.empty()) links += ',';
-      links += "</" + path + ">";
-    }
-    return Response(Code::content, std::move(links), coapwire::kContentFormatLinkFormat);
   }
 
   // ---- sending ----
@@ -423,11 +309,11 @@ struct Server::Impl {
   void queue_answer(bool confirmable, std::uint16_t message_id, const coapwire::Token& token,
                     const Response& response, const SocketAddress& to) {
     if (confirmable) {
-      encode_response(MessageType::acknowledgement, message_id, token, response, scratch,
-                      next_send_slot(to));
+      detail::encode_response(MessageType::acknowledgement, message_id, token, response, scratch,
+                              next_send_slot(to));
     } else {
-      encode_response(MessageType::non_confirmable, next_message_id++, token, response, scratch,
-                      next_send_slot(to));
+      detail::encode_response(MessageType::non_confirmable, next_message_id++, token, response,
+                              scratch, next_send_slot(to));
     }
   }
 
@@ -487,22 +373,22 @@ struct Server::Impl {
     } else if (state.confirmable && !state.acknowledged) {
       std::vector<std::uint8_t>& datagram = separate_scratch;
       for (unsigned copy = 0; copy < state.copies; ++copy) {
-        encode_response(MessageType::acknowledgement, state.message_id, state.token, *answer,
-                        scratch, datagram);
+        detail::encode_response(MessageType::acknowledgement, state.message_id, state.token,
+                                *answer, scratch, datagram);
         send_separate(state.address, datagram);
       }
     } else if (state.confirmable) {
       const std::uint16_t message_id = next_message_id++;
       std::vector<std::uint8_t> datagram;
-      encode_response(MessageType::confirmable, message_id, state.token, *answer, scratch,
-                      datagram);
+      detail::encode_response(MessageType::confirmable, message_id, state.token, *answer, scratch,
+                              datagram);
       send_separate(state.address, datagram);
       arm_timer(outgoing.add(state.peer, message_id, state.address, std::move(datagram),
                              OutgoingConfirmables::Clock::now()));
     } else {
       std::vector<std::uint8_t>& datagram = separate_scratch;
-      encode_response(MessageType::non_confirmable, next_message_id++, state.token, *answer,
-                      scratch, datagram);
+      detail::encode_response(MessageType::non_confirmable, next_message_id++, state.token, *answer,
+                              scratch, datagram);
       send_separate(state.address, datagram);
     }
     exchanges.remember(state.peer, state.message_id, state.token.view(), *answer,

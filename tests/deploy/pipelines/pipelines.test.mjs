@@ -187,7 +187,7 @@ test("GitLab: gitlab-ci-local accepts ci/gitlab-ci.yml against GitLab's schema, 
   };
   const [main, ...results] = await Promise.all([gitlabList(gitlabText), ...Object.values(broken).map(([text]) => gitlabList(text))]);
   assert.equal(main.code, 0, main.output);
-  assert.deepEqual([...main.jobs.keys()], ["build-test", "lint", "clang-tidy", "helm-lint", "kubeconform", "image-build", "e2e", "deploy-staging", "deploy-production"]);
+  assert.deepEqual([...main.jobs.keys()], ["build-test", "lint", "clang-tidy", "fuzz", "helm-lint", "kubeconform", "image-build", "e2e", "deploy-staging", "deploy-production"]);
   assert.deepEqual(main.jobs.get("e2e").needs, ["image-build"]);
   Object.entries(broken).forEach(([what, [text, reason]], i) => {
     assert.notEqual(text, gitlabText, `the mutation "${what}" changed nothing`);
