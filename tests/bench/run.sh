@@ -7,7 +7,7 @@ build="$root/build/release"
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 fi
-cmake --build "$build" -j2 --target iot-collector iotc coap-ack-server
+cmake --build "$build" -j2 --target iot-collector iotc coap-ack-server elastic-bulk-sink
 if [[ ! -d "$root/tests/bench/node_modules/coap" ]]; then
   npm ci --prefix "$root/tests/bench" --no-audit --no-fund
 fi
