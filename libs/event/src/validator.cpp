@@ -239,18 +239,10 @@ class BodyHandler {
     }
     const std::size_t end = frames_.size() + (pending_child ? 1 : 0);
     for (std::size_t f = first_frame + 1; f < end; ++f) {
-      const Frame& parent = frames_[f - 1];
-      if (parent.is_object) {
-        const std::size_t child_first_key =
-            f < frames_.size() ? frames_[f].first_key : key_starts_.size();
-        path += '.';
-        const json::string_view key = key_at(child_first_key - 1);
-        detail::append_echoed_name(path, std::string_view(key.data(), key.size()));
-      } else {
-        path += '[';
-        path += std::to_string(parent.count);
-        path += ']';
-      }
+      // The child's key is the last one before its own first key.
+      const std::size_t child_first_key =
+          f < frames_.size() ? frames_[f].first_key : key_starts_.size();
+      append_step(path, frames_[f - 1], child_first_key);
     }
     return path;
   }
@@ -258,17 +250,22 @@ class BodyHandler {
   // Path of the scalar value being parsed, e.g. "event.payload.value" or "event.payload.x[3]".
   std::string value_path() const {
     std::string path = container_path(false);
-    const Frame& parent = frames_.back();
+    append_step(path, frames_.back(), key_starts_.size());
+    return path;
+  }
+
+  // One step below `parent`: ".key" for an object (its key is the last one before
+  // `keys_before`), "[n]" for an array.
+  void append_step(std::string& path, const Frame& parent, std::size_t keys_before) const {
     if (parent.is_object) {
       path += '.';
-      const json::string_view key = key_at(key_starts_.size() - 1);
+      const json::string_view key = key_at(keys_before - 1);
       detail::append_echoed_name(path, std::string_view(key.data(), key.size()));
     } else {
       path += '[';
       path += std::to_string(parent.count);
       path += ']';
     }
-    return path;
   }
 
   void append_event_prefix_for_body(std::string& path) const {
