@@ -299,7 +299,7 @@ ParseResult parse_collector_config(int argc, const char* const* argv, const cli:
   if (rate_limit > 0) {
     // Twice the rate lets a device that reports once a second send a missed second's worth at
     // once without being refused.
-    config.rate_limit = RateLimitConfig{
+    config.rate_limit = throttle::RateLimit{
         rate_limit,
         rate_burst.value_or(
             std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(2 * rate_limit)))),

@@ -10,6 +10,7 @@
 
 #include "cli/flag_set.hpp"
 #include "elastic/url.hpp"
+#include "throttle/token_bucket_table.hpp"
 
 namespace iot::collector {
 
@@ -60,13 +61,6 @@ struct ElasticsearchSinkConfig {
   unsigned retention_days = 30;  // --retention-days N (1..36500): ILM delete phase
 };
 
-// Per-device rate limit (--rate-limit, --rate-burst): a token bucket per device (UDP source
-// address and port), kept by each worker for the devices it serves; over it devices get 4.29.
-struct RateLimitConfig {
-  double events_per_second = 0;  // --rate-limit EVENTS_PER_S (0.001..1000000)
-  std::uint64_t burst = 1;       // --rate-burst N (1..1000000); default max(1, ceil(2 x rate))
-};
-
 // Everything the collector is told at start, validated; filled from flags and IOT_COLLECTOR_*.
 struct CollectorConfig {
   cli::HostPort listen{"0.0.0.0", 5683};             // --listen
@@ -88,8 +82,11 @@ struct CollectorConfig {
   // --self-metrics-interval SECONDS (0..86400; 0 = off): how often the collector writes its own
   // metrics as a document into <data-stream>-collector; needs the Elasticsearch sink.
   std::chrono::seconds self_metrics_interval{0};
-  // Set iff --rate-limit is given and not 0.
-  std::optional<RateLimitConfig> rate_limit;
+  // --rate-limit EVENTS_PER_S (0.001..1000000) and --rate-burst N (1..1000000; default
+  // max(1, ceil(2 x rate))): a token bucket per device (UDP source address and port), kept by
+  // each worker for the devices it serves; over it devices get 4.29. Set iff --rate-limit is
+  // given and not 0.
+  std::optional<throttle::RateLimit> rate_limit;
   // The Elasticsearch sink; set iff --elasticsearch-url (or its variable) is given, and then it is
   // the sink: file_sink keeps its default and is unused (--sink with it is a usage error).
   std::optional<ElasticsearchSinkConfig> elasticsearch;

@@ -123,9 +123,8 @@ int run(const CollectorConfig& config) {
   settings.max_batch = config.max_batch;
   settings.index = config.index;
   settings.instance = config.instance;
+  settings.rate_limit = config.rate_limit;
   if (config.rate_limit) {
-    settings.rate_limit =
-        throttle::RateLimit{config.rate_limit->events_per_second, config.rate_limit->burst};
     settings.rate_limit_seed =
         (std::uint64_t{std::random_device{}()} << 32) | std::random_device{}();
   }
