@@ -12,7 +12,7 @@ constexpr std::string_view kRejectNames[kRejectLabelCount] = {
     "malformed_json",    "schema",
     "bad_timestamp",     "batch_too_large",
     "payload_too_large", "unsupported_content_format",
-    "rate_limited"};
+    "rate_limited",      "sender_mismatch"};
 
 std::size_t code_index(coap::Code code) {
   const auto* it = std::find(kTrackedCodes.begin(), kTrackedCodes.end(), code);
@@ -95,6 +95,8 @@ RejectLabel reject_label(event::RejectReason reason) {
       return RejectLabel::bad_timestamp;
     case event::RejectReason::batch_too_large:
       return RejectLabel::batch_too_large;
+    case event::RejectReason::sender_mismatch:
+      return RejectLabel::sender_mismatch;
   }
   return RejectLabel::schema;
 }
@@ -109,6 +111,47 @@ void WorkerMetrics::count_deferred_answer(coap::Code code, std::uint64_t waited_
   requests[request_index(coap::Method::post, PathLabel::events, code)].add();
   acknowledgement_duration.observe_ns(waited_ns);
 }
+
+namespace {
+
+// Session and handshake counters of the DTLS endpoints (all zero without --psk-file).
+void render_dtls(PrometheusWriter& out, std::span<const WorkerMetrics* const> workers) {
+  const auto total = [&](metrics::Counter dtls::SessionMetrics::*counter) {
+    return sum_over(workers, [&](const WorkerMetrics& w) { return (w.dtls.*counter).value(); });
+  };
+  out.header("iot_dtls_hello_verify_requests_total", "counter",
+             "ClientHellos answered with a cookie (no state is kept until it comes back).");
+  out.sample("iot_dtls_hello_verify_requests_total", "",
+             total(&dtls::SessionMetrics::hello_verify_requests));
+  out.header("iot_dtls_handshakes_total", "counter",
+             "DTLS handshakes by result (failed: unknown identity, wrong key, timed out).");
+  out.sample("iot_dtls_handshakes_total", PrometheusWriter::label("result", "completed"),
+             total(&dtls::SessionMetrics::handshakes_completed));
+  out.sample("iot_dtls_handshakes_total", PrometheusWriter::label("result", "failed"),
+             total(&dtls::SessionMetrics::handshakes_failed));
+  const std::uint64_t closed = total(&dtls::SessionMetrics::sessions_closed);
+  out.header("iot_dtls_sessions", "gauge",
+             "DTLS sessions held now (established and handshaking), all workers.");
+  // Closed was read first and a session opens before it closes: opened >= closed, but the
+  // counters are independent relaxed atomics, so never let a race show a wrapped number.
+  const std::uint64_t opened = total(&dtls::SessionMetrics::sessions_opened);
+  out.sample("iot_dtls_sessions", "", opened > closed ? opened - closed : 0);
+  out.header("iot_dtls_sessions_closed_total", "counter",
+             "DTLS sessions ended (idle, revoked, closed by the device, failed handshakes).");
+  out.sample("iot_dtls_sessions_closed_total", "", closed);
+  out.header("iot_dtls_sessions_refused_total", "counter",
+             "Handshakes refused because the worker's session table was full "
+             "(--dtls-max-sessions).");
+  out.sample("iot_dtls_sessions_refused_total", "", total(&dtls::SessionMetrics::sessions_refused));
+  out.header("iot_dtls_sessions_revoked_total", "counter",
+             "Sessions closed because a reload of --psk-file removed or changed their key.");
+  out.sample("iot_dtls_sessions_revoked_total", "", total(&dtls::SessionMetrics::sessions_revoked));
+  out.header("iot_dtls_records_dropped_total", "counter",
+             "DTLS datagrams dropped: no session for them, or not decryptable.");
+  out.sample("iot_dtls_records_dropped_total", "", total(&dtls::SessionMetrics::records_dropped));
+}
+
+}  // namespace
 
 std::string render_metrics(std::span<const WorkerMetrics* const> workers,
                            const ProcessState& state) {
@@ -162,6 +205,7 @@ std::string render_metrics(std::span<const WorkerMetrics* const> workers,
   out.sample("iot_rate_limit_untracked_total", "", sum_over(workers, [](const WorkerMetrics& w) {
                return w.rate_limit_untracked.value();
              }));
+  render_dtls(out, workers);
   out.header("iot_sink_write_errors_total", "counter",
              "Failed writes to the sink (devices got 5.00).");
   out.sample("iot_sink_write_errors_total", "",

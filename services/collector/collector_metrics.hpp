@@ -6,6 +6,7 @@
 #include <string>
 
 #include "coap/message.hpp"
+#include "dtls/server_sessions.hpp"
 #include "elastic/bulk_writer.hpp"
 #include "event/validator.hpp"
 #include "metrics/metrics.hpp"
@@ -21,6 +22,7 @@ inline constexpr std::array kTrackedCodes{coap::Code::created,
                                           coap::Code::content,
                                           coap::Code::continue_,
                                           coap::Code::bad_request,
+                                          coap::Code::forbidden,
                                           coap::Code::not_found,
                                           coap::Code::method_not_allowed,
                                           coap::Code::request_entity_incomplete,
@@ -39,9 +41,10 @@ enum class RejectLabel : std::uint8_t {
   batch_too_large,
   payload_too_large,
   unsupported_content_format,
-  rate_limited,  // 4.29: the device is over --rate-limit
+  rate_limited,     // 4.29: the device is over --rate-limit
+  sender_mismatch,  // 4.03: an event's sender is not the device's DTLS identity
 };
-inline constexpr std::size_t kRejectLabelCount = 7;
+inline constexpr std::size_t kRejectLabelCount = 8;
 RejectLabel reject_label(event::RejectReason reason);
 
 // Counters of one worker: written only by its thread, read by the admin thread at scrape time.
@@ -57,6 +60,7 @@ struct WorkerMetrics {
   metrics::Counter duplicates;  // retransmissions answered from the exchange cache
   // New devices admitted without a rate-limit bucket because the table was full (fail open).
   metrics::Counter rate_limit_untracked;
+  dtls::SessionMetrics dtls;  // stays zero without --psk-file
 
   void count_request(coap::Method method, PathLabel path, coap::Code code,
                      std::uint64_t duration_ns);

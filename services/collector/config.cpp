@@ -215,6 +215,32 @@ ParseResult parse_collector_config(int argc, const char* const* argv, const cli:
             "2 x --rate-limit, at least 1",
             [&](std::string_view v) { rate_burst = cli::parse_unsigned(v, 1, 1000000); });
 
+  DtlsConfig dtls;
+  bool listen_dtls_given = false;
+  flags.add("psk-file", "FILE",
+            "Turns on CoAP over DTLS with pre-shared keys: IDENTITY KEY lines (hex, or\n"
+            "      base64:KEY; '#' comments), re-read on SIGHUP and when the file changes. The\n"
+            "      identity is the events' sender.",
+            "", [&](std::string_view v) {
+              if (v.empty()) return;  // an empty variable leaves DTLS off (compose, charts)
+              dtls.psk_file = std::string(v);
+            });
+  flags.add("listen-dtls", "HOST:PORT", "CoAP over DTLS address (with --psk-file).",
+            dtls.listen.to_string(), [&](std::string_view v) {
+              dtls.listen = cli::parse_host_port(v);
+              listen_dtls_given = true;
+            });
+  flags.add_bool("require-dtls", "Close the plain CoAP port: only authenticated devices.",
+                 &dtls.required);
+  flags.add("dtls-max-sessions", "N",
+            "DTLS sessions per worker (1..1000000); when full, new devices wait for idle ones.",
+            std::to_string(dtls.max_sessions),
+            [&](std::string_view v) { dtls.max_sessions = parse_size(v, 1, 1000000); });
+  flags.add("dtls-idle-timeout", "SECONDS",
+            "A DTLS session without a record for this long is closed (10..86400).",
+            std::to_string(dtls.idle_timeout.count()),
+            [&](std::string_view v) { dtls.idle_timeout = parse_seconds(v, 10, 86400); });
+
   // The Elasticsearch sink. Parsed and validated even without --elasticsearch-url, since
   // operators set these variables fleet-wide; kept only with it.
   ElasticsearchSinkConfig es;
@@ -304,6 +330,17 @@ ParseResult parse_collector_config(int argc, const char* const* argv, const cli:
         rate_burst.value_or(
             std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(2 * rate_limit)))),
     };
+  }
+  if (dtls.psk_file.empty()) {
+    if (dtls.required) throw cli::UsageError("--require-dtls needs --psk-file (the devices' keys)");
+    if (listen_dtls_given)
+      throw cli::UsageError("--listen-dtls needs --psk-file (the devices' keys)");
+  } else {
+    if (!dtls.required && dtls.listen.port != 0 && dtls.listen.port == config.listen.port &&
+        dtls.listen.host == config.listen.host) {
+      throw cli::UsageError("--listen and --listen-dtls name the same address");
+    }
+    config.dtls = std::move(dtls);
   }
   es.authorization = std::move(authorization);
   es.ca_file = std::move(ca_file);

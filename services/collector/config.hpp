@@ -61,6 +61,17 @@ struct ElasticsearchSinkConfig {
   unsigned retention_days = 30;  // --retention-days N (1..36500): ILM delete phase
 };
 
+// Device authentication with DTLS 1.2 pre-shared keys; on iff --psk-file is given.
+struct DtlsConfig {
+  // --psk-file FILE: IDENTITY KEY lines (dtls::PskKeys). Read at start (a bad file stops the
+  // start), re-read on SIGHUP and when it changes; the identity becomes the events' sender.
+  std::string psk_file;
+  cli::HostPort listen{"0.0.0.0", 5684};   // --listen-dtls HOST:PORT
+  bool required = false;                   // --require-dtls: no plain CoAP endpoint
+  std::size_t max_sessions = 10000;        // --dtls-max-sessions N (1..1000000), per worker
+  std::chrono::seconds idle_timeout{300};  // --dtls-idle-timeout SECONDS (10..86400)
+};
+
 // Everything the collector is told at start, validated; filled from flags and IOT_COLLECTOR_*.
 struct CollectorConfig {
   cli::HostPort listen{"0.0.0.0", 5683};             // --listen
@@ -87,6 +98,7 @@ struct CollectorConfig {
   // each worker for the devices it serves; over it devices get 4.29. Set iff --rate-limit is
   // given and not 0.
   std::optional<throttle::RateLimit> rate_limit;
+  std::optional<DtlsConfig> dtls;
   // The Elasticsearch sink; set iff --elasticsearch-url (or its variable) is given, and then it is
   // the sink: file_sink keeps its default and is unused (--sink with it is a usage error).
   std::optional<ElasticsearchSinkConfig> elasticsearch;

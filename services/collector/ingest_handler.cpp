@@ -46,9 +46,14 @@ std::string rate_text(double events_per_second) {
   return text;
 }
 
-// The device a request counts against: its UDP source address and port. (With DTLS this becomes
-// the PSK identity; the table takes any bytes.)
+// The device a request counts against: its authenticated identity over DTLS (however many
+// addresses it uses), else its UDP source address and port. The two cannot collide: an address
+// key starts with an address family byte (2 or 10), an identity with a printable character.
 std::span<const std::uint8_t> device_key(const coap::Request& request) {
+  if (!request.identity.empty()) {
+    return {reinterpret_cast<const std::uint8_t*>(request.identity.data()),
+            request.identity.size()};
+  }
   return {request.peer.bytes.data(), request.peer.length};
 }
 
@@ -182,10 +187,13 @@ std::optional<Response> IngestHandler::store(std::string_view body, const coap::
   }
   if (auto refused = store_.refuse_early(body.size(), request)) return refused;
   const std::int64_t received_at = now_epoch_ms();
-  auto result = validator_.validate(body, received_at);
+  auto result = validator_.validate(body, received_at, request.identity);
   if (!result.ok()) {
-    return reject(reject_label(result.error->reason), Code::bad_request,
-                  std::move(result.error->message));
+    // A device posting as another is refused, not corrected (RFC 7252 §5.9.2.4: 4.03).
+    const Code code = result.error->reason == event::RejectReason::sender_mismatch
+                          ? Code::forbidden
+                          : Code::bad_request;
+    return reject(reject_label(result.error->reason), code, std::move(result.error->message));
   }
   const std::uint64_t events = result.events.size();
   if (rate_limiter_) {

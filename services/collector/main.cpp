@@ -1,6 +1,8 @@
 // iot-collector: CoAP ingest of IoT events. Wires configuration, workers and the admin port, and
 // owns the process life cycle (signals, drain, shutdown deadline).
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +19,8 @@
 #include "coap/server.hpp"
 #include "collector_metrics.hpp"
 #include "config.hpp"
+#include "dtls/psk_keys.hpp"
+#include "dtls/server_sessions.hpp"
 #include "elasticsearch_monitor.hpp"
 #include "elasticsearch_store.hpp"
 #include "file_store.hpp"
@@ -29,18 +33,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-sigset_t shutdown_signals() {
+// SIGTERM and SIGINT shut down; SIGHUP re-reads the PSK file (and must not kill the process,
+// its default action).
+sigset_t handled_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
 // Waits for a shutdown signal until `deadline`; returns it, or 0 when the deadline passed.
-// Runs `every_second` while waiting (the sink's durability flush).
-template <typename Tick>
-int wait_for_signal(const sigset_t& signals, Clock::time_point deadline, Tick every_second) {
+// Runs `every_second` while waiting (the sink's durability flush, the PSK file's change check)
+// and `on_hangup` for each SIGHUP.
+template <typename Tick, typename Hangup>
+int wait_for_signal(const sigset_t& signals, Clock::time_point deadline, Tick every_second,
+                    Hangup on_hangup) {
   while (true) {
     const auto now = Clock::now();
     if (now >= deadline) return 0;
@@ -51,10 +60,58 @@ int wait_for_signal(const sigset_t& signals, Clock::time_point deadline, Tick ev
         static_cast<long>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
     const int signal = sigtimedwait(&signals, nullptr, &timeout);
-    if (signal > 0) return signal;
-    every_second();
+    if (signal == SIGHUP) {
+      on_hangup();
+    } else if (signal > 0) {
+      return signal;
+    } else {
+      every_second();
+    }
   }
 }
+
+// The PSK file as loaded, and what tells a changed file apart: a Kubernetes Secret volume swaps
+// a symlink (new inode), an editor rewrites in place (new mtime or size).
+class PskFileWatch {
+ public:
+  PskFileWatch(std::string path, std::shared_ptr<dtls::KeyStore> keys)
+      : path_(std::move(path)), keys_(std::move(keys)), seen_(stamp()) {}
+
+  // Re-reads the file if it changed since last seen (or always, for SIGHUP). A file that no
+  // longer parses leaves the previous keys in use: a typo must not lock every device out.
+  void check(bool forced) {
+    const auto now = stamp();
+    if (!forced && now == seen_) return;
+    seen_ = now;
+    try {
+      auto fresh = dtls::PskKeys::load(path_);
+      const std::size_t devices = fresh.size();
+      keys_->replace(std::move(fresh));
+      logging::info("psk file reloaded", {{"file", path_}, {"identities", devices}});
+    } catch (const dtls::PskFileError& e) {
+      logging::error("psk file reload failed; keeping the previous keys", {{"error", e.what()}});
+    }
+  }
+
+ private:
+  struct Stamp {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = -1;
+    std::int64_t mtime_ns = 0;
+    bool operator==(const Stamp&) const = default;
+  };
+  Stamp stamp() const {
+    struct stat info {};
+    if (::stat(path_.c_str(), &info) != 0) return {};
+    return {info.st_dev, info.st_ino, info.st_size,
+            std::int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec};
+  }
+
+  std::string path_;
+  std::shared_ptr<dtls::KeyStore> keys_;
+  Stamp seen_;
+};
 
 elastic::HttpClientSettings http_settings(const ElasticsearchSinkConfig& es,
                                           std::size_t connections_per_node) {
@@ -109,7 +166,7 @@ std::string sink_description(const CollectorConfig& config) {
 }
 
 int run(const CollectorConfig& config) {
-  const sigset_t signals = shutdown_signals();
+  const sigset_t signals = handled_signals();
   // Blocked before any thread starts, so every thread inherits the mask and only this one
   // receives shutdown signals (through sigtimedwait).
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
@@ -135,6 +192,29 @@ int run(const CollectorConfig& config) {
   // A body up to --max-payload fits one datagram (with room for the header and options), also
   // beyond an Ethernet frame: IP fragments it, and devices on a LAN send such datagrams.
   coap_options.max_datagram_bytes = std::max<std::size_t>(config.max_payload, 1024) + 1024;
+  // GET /health is what monitors and operators probe with: its JSON answer stays whole.
+  coap_options.amplification_exempt_paths = {"health"};
+  std::vector<coap::ServerOptions> endpoints;
+  if (!config.dtls || !config.dtls->required) endpoints.push_back(coap_options);
+
+  std::shared_ptr<dtls::KeyStore> psk_keys;
+  std::optional<PskFileWatch> psk_watch;
+  if (config.dtls) {
+    try {
+      psk_keys = std::make_shared<dtls::KeyStore>(dtls::PskKeys::load(config.dtls->psk_file));
+    } catch (const dtls::PskFileError& e) {
+      logging::error("cannot start: bad --psk-file", {{"error", e.what()}});
+      return 2;
+    }
+    psk_watch.emplace(config.dtls->psk_file, psk_keys);
+    coap::ServerOptions dtls_options = coap_options;
+    dtls_options.host = config.dtls->listen.host;
+    dtls_options.port = config.dtls->listen.port;
+    dtls_options.dtls = coap::ServerOptions::Dtls{
+        psk_keys, dtls::SessionLimits{.max_sessions = config.dtls->max_sessions,
+                                      .idle_timeout = config.dtls->idle_timeout}};
+    endpoints.push_back(dtls_options);
+  }
 
   std::unique_ptr<ElasticsearchMonitor> monitor;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -151,11 +231,13 @@ int run(const CollectorConfig& config) {
                                                        bootstrap_settings(config),
                                                        config.elasticsearch->bootstrap);
     }
-    if (coap_options.port == 0) coap_options.port = coap::pick_free_udp_port(coap_options.host);
-    coap::ensure_udp_port_free(coap_options.host, coap_options.port);
+    for (auto& endpoint : endpoints) {
+      if (endpoint.port == 0) endpoint.port = coap::pick_free_udp_port(endpoint.host);
+      coap::ensure_udp_port_free(endpoint.host, endpoint.port);
+    }
     const StoreFactory make_store = store_factory(config, monitor.get());
     for (unsigned i = 0; i < config.threads; ++i) {
-      workers.push_back(std::make_unique<Worker>(i, coap_options, settings, make_store, draining));
+      workers.push_back(std::make_unique<Worker>(i, endpoints, settings, make_store, draining));
     }
     if (!config.elasticsearch) flusher = std::make_unique<sink::FileFlusher>(config.file_sink.path);
     std::vector<const WorkerMetrics*> worker_metrics;
@@ -193,12 +275,25 @@ int run(const CollectorConfig& config) {
   for (auto& worker : workers) worker->start();
   admin->start();
   serving = true;
-  logging::info("ready", {{"coap", workers.front()->address()},
-                          {"admin", admin->local_address()},
-                          {"threads", config.threads},
-                          {"sink", sink_description(config)},
-                          {"instance", config.instance},
-                          {"version", IOT_VERSION}});
+  const auto addresses = workers.front()->addresses();
+  // "coap" is the first endpoint: plain UDP, or DTLS with --require-dtls.
+  if (config.dtls) {
+    logging::info("ready", {{"coap", addresses.front()},
+                            {"coaps", addresses.back()},
+                            {"psk_identities", psk_keys->current()->size()},
+                            {"admin", admin->local_address()},
+                            {"threads", config.threads},
+                            {"sink", sink_description(config)},
+                            {"instance", config.instance},
+                            {"version", IOT_VERSION}});
+  } else {
+    logging::info("ready", {{"coap", addresses.front()},
+                            {"admin", admin->local_address()},
+                            {"threads", config.threads},
+                            {"sink", sink_description(config)},
+                            {"instance", config.instance},
+                            {"version", IOT_VERSION}});
+  }
 
   const auto flush = [&] {
     if (!flusher) return;
@@ -206,7 +301,18 @@ int run(const CollectorConfig& config) {
       logging::error("sink flush failed", {{"error", error.message()}});
     }
   };
-  const int signal = wait_for_signal(signals, Clock::time_point::max(), flush);
+  const auto tick = [&] {
+    flush();
+    if (psk_watch) psk_watch->check(false);
+  };
+  const auto hangup = [&] {
+    if (psk_watch) {
+      psk_watch->check(true);
+    } else {
+      logging::info("SIGHUP ignored: nothing to reload without --psk-file");
+    }
+  };
+  const int signal = wait_for_signal(signals, Clock::time_point::max(), tick, hangup);
   const auto deadline = Clock::now() + config.shutdown_timeout;
   draining = true;
   logging::info("draining",
@@ -214,7 +320,7 @@ int run(const CollectorConfig& config) {
                  {"drain_delay_s", static_cast<std::int64_t>(config.drain_delay.count())}});
   // Keep answering 5.03 while the Service stops routing here; a second signal cuts it short.
   if (config.drain_delay.count() > 0)
-    wait_for_signal(signals, Clock::now() + config.drain_delay, flush);
+    wait_for_signal(signals, Clock::now() + config.drain_delay, tick, hangup);
 
   std::vector<std::future<void>> stopped;
   // Leave a little of the shutdown budget for freeing everything after the answers went out.
@@ -241,6 +347,9 @@ int run(const CollectorConfig& config) {
 
 int main(int argc, char** argv, char** envp) {
   using namespace iot;
+  // The process holds device keys and Elasticsearch credentials: no core dump may carry them
+  // (this also keeps other users' debuggers out). Set before any secret is read.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   collector::CollectorConfig config;
   try {
     auto parsed = collector::parse_collector_config(argc, argv, cli::environment_from(envp));

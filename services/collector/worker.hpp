@@ -8,8 +8,10 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "coap/server.hpp"
 #include "collector_metrics.hpp"
@@ -18,7 +20,7 @@
 
 namespace iot::collector {
 
-// One shared-nothing worker: its own thread, event loop, CoAP endpoint on the shared port,
+// One shared-nothing worker: its own thread, event loop, CoAP endpoints on the shared ports,
 // sink handle, validator and buffers. Nothing on the request path is shared with other workers.
 // Makes a worker's store on the worker's own event loop (FileStore, ElasticsearchStore).
 using StoreFactory =
@@ -26,10 +28,11 @@ using StoreFactory =
 
 class Worker {
  public:
-  // Binds the endpoint at once (throws with a one-line message), so start-up errors surface
-  // before the process reports ready.
-  Worker(unsigned index, const coap::ServerOptions& coap_options, const IngestSettings& settings,
-         const StoreFactory& make_store, const std::atomic<bool>& draining);
+  // Binds the endpoints at once (throws with a one-line message), so start-up errors surface
+  // before the process reports ready. One or two endpoints (plain UDP and DTLS), one handler.
+  Worker(unsigned index, std::span<const coap::ServerOptions> endpoints,
+         const IngestSettings& settings, const StoreFactory& make_store,
+         const std::atomic<bool>& draining);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -44,7 +47,8 @@ class Worker {
   void join();
 
   const WorkerMetrics& metrics() const { return metrics_; }
-  std::string address() const { return server_->local_address(); }
+  // "127.0.0.1:5683", in the order of the endpoints given.
+  std::vector<std::string> addresses() const;
 
  private:
   void run();
@@ -56,7 +60,7 @@ class Worker {
   boost::asio::io_context io_;
   std::unique_ptr<EventStore> store_;
   IngestHandler handler_;
-  std::optional<coap::Server> server_;
+  std::vector<std::unique_ptr<coap::Server>> servers_;
   boost::asio::steady_timer delivery_timer_{io_};
   std::promise<void> stopped_;
   std::thread thread_;

@@ -251,7 +251,7 @@ describe('4.04 Not Found', () => {
   for (const client of [...CLIENTS, RAW]) {
     for (const [method, path] of [
       ['POST', '/nope'],
-      ['GET', '/'],
+      ['GET', '/nothing-here'],
       ['POST', '/events/extra'],
       ['GET', '/healthz'],
     ]) {

@@ -117,8 +117,9 @@ describe('a flooding device and a well-behaved one', () => {
     const device = await openDevice();
     try {
       assert.equal((await post(device, makeBatch(BURST))).codeString, '2.01');
-      // Malformed JSON would be 4.00; with no token left it is not even read.
-      assert429(await post(device, '{not json'), 'malformed body from an exhausted device');
+      // Malformed JSON would be 4.00; with no token left it is not even read. (Long enough for the
+      // whole diagnostic: an answer never exceeds its request over plain UDP.)
+      assert429(await post(device, `{not json${' '.repeat(64)}`), 'malformed body from an exhausted device');
       refused += 1;
       const health = await device.exchange(rawRequest({ method: 'GET', path: '/health' }), c.coap.port, c.coap.host);
       assert.equal(health.codeString, '2.05');

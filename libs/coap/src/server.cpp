@@ -56,6 +56,48 @@ PeerAddress peer_of(const SocketAddress& address) {
   return peer;
 }
 
+// The inverse of peer_of: where to send a datagram for a peer known by its address bytes.
+SocketAddress address_of(std::string_view peer) {
+  SocketAddress address;
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(peer.data());
+  if (peer.size() == 7 && bytes[0] == AF_INET) {
+    auto& in = reinterpret_cast<sockaddr_in&>(address.storage);
+    in.sin_family = AF_INET;
+    std::memcpy(&in.sin_port, &bytes[1], 2);
+    std::memcpy(&in.sin_addr, &bytes[3], 4);
+    address.length = sizeof in;
+  } else if (peer.size() == 19 && bytes[0] == AF_INET6) {
+    auto& in6 = reinterpret_cast<sockaddr_in6&>(address.storage);
+    in6.sin6_family = AF_INET6;
+    std::memcpy(&in6.sin6_port, &bytes[1], 2);
+    std::memcpy(&in6.sin6_addr, &bytes[3], 16);
+    address.length = sizeof in6;
+  }
+  return address;
+}
+
+// DTLS adds a record header, an explicit nonce, a MAC or tag and padding (CBC): room for them in
+// each receive slot, so a request that fits in max_datagram_bytes still fits once encrypted.
+constexpr std::size_t kDtlsRecordOverhead = 128;
+
+// No answer to an unauthenticated request may be larger than the request (amplification): a copy
+// of `response` cut to fit, given that it encodes to `encoded` bytes. The diagnostic payload goes
+// first; if that is not enough, the options a device can do without.
+Response cut_to_fit(const Response& response, std::size_t encoded, std::size_t limit) {
+  Response cut = response;
+  const std::size_t excess = encoded - limit;
+  if (cut.payload.size() > excess) {
+    cut.payload.resize(cut.payload.size() - excess);
+    return cut;
+  }
+  cut.payload.clear();
+  if (response.payload.size() + 1 >= excess) return cut;  // the payload and its 0xFF marker
+  cut.max_age.reset();
+  cut.size1.reset();
+  cut.content_format.reset();
+  return cut;
+}
+
 Response unavailable() {
   auto response = Response::text(Code::service_unavailable, "not answered; retry");
   response.max_age = 1;
@@ -131,6 +173,7 @@ struct PendingExchange::State {
   coapwire::Token token;
   bool confirmable;
   std::optional<BlockOption> block1;  // the last block of an upload: echoed in the answer
+  std::size_t answer_limit;           // bytes; see ServerOptions::amplification_exempt_paths
   std::uint64_t serial;               // tells a reused address apart in the delayed-ACK queue
   bool in_open_batch;                 // deferred in the batch being processed
   // A confirmable request's empty ACK went out: the answer must then be a separate CON. Until
@@ -139,10 +182,12 @@ struct PendingExchange::State {
   unsigned copies = 1;  // of the request within its batch: each gets the acknowledgement
 };
 
-struct Server::Impl {
+struct Server::Impl : dtls::ServerSessions::Transport {
   using OutgoingConfirmables = detail::OutgoingConfirmables;
+  static constexpr std::size_t kUnlimited = SIZE_MAX;
 
-  Impl(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates)
+  Impl(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates,
+       dtls::SessionMetrics* dtls_metrics)
       : handler(handler),
         exchanges(options.exchange_cache_capacity),
         duplicates(duplicates),
@@ -150,8 +195,16 @@ struct Server::Impl {
         paths(options.paths),
         request_flush(options.request_flush),
         empty_ack_delay(options.empty_ack_delay),
+        amplification_exempt_paths(options.amplification_exempt_paths),
         next_message_id(static_cast<std::uint16_t>(std::random_device{}())) {
-    const std::size_t slot = std::clamp<std::size_t>(options.max_datagram_bytes, 4, 65'507);
+    std::size_t slot = std::clamp<std::size_t>(options.max_datagram_bytes, 4, 65'507);
+    if (options.dtls) {
+      if (dtls_metrics == nullptr || !options.dtls->keys) {
+        throw std::invalid_argument("coap::Server: DTLS needs keys and session metrics");
+      }
+      sessions.emplace(options.dtls->keys, options.dtls->limits, *dtls_metrics);
+      slot = std::min<std::size_t>(slot + kDtlsRecordOverhead, 65'507);
+    }
     receive_buffers.resize(kBatch * slot);
     for (std::size_t i = 0; i < kBatch; ++i) {
       receive_vectors[i] = {receive_buffers.data() + i * slot, slot};
@@ -175,13 +228,19 @@ struct Server::Impl {
     if (received <= 0) return false;
     batch_open = true;
     const auto now = ExchangeCache::Clock::now();
+    received_at = now;
     for (int i = 0; i < received; ++i) {
       receive_peers[i].length = receive_messages[i].msg_hdr.msg_namelen;
       const std::span<const std::uint8_t> datagram(
           static_cast<const std::uint8_t*>(receive_vectors[i].iov_base),
           receive_messages[i].msg_len);
-      on_datagram(datagram, (receive_messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0,
-                  receive_peers[i], now);
+      if (sessions) {
+        // A record cut short fails its MAC and is dropped like any forgery.
+        sessions->receive(peer_of(receive_peers[i]).view(), datagram, now, *this);
+      } else {
+        on_datagram(datagram, (receive_messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0,
+                    receive_peers[i], now);
+      }
     }
     handler.end_of_batch();
     batch_open = false;
@@ -199,8 +258,28 @@ struct Server::Impl {
       }
     }
     deferred_in_batch.clear();
+    if (sessions) {
+      if (const auto due = sessions->next_expiry()) arm_timer(*due);
+    }
     flush();
     return static_cast<std::size_t>(received) == kBatch;
+  }
+
+  // ---- DTLS (dtls::ServerSessions::Transport) ----
+
+  // A handshake message, HelloVerifyRequest or alert: sent as it is.
+  void send(std::string_view peer, std::span<const std::uint8_t> datagram) override {
+    next_send_slot(address_of(peer)).assign(datagram.begin(), datagram.end());
+    send_raw[send_count - 1] = true;  // (the slot may follow a flush: it is the last one)
+  }
+
+  // A decrypted CoAP datagram from an authenticated device.
+  void deliver(std::string_view peer, std::span<const std::uint8_t> plaintext,
+               std::string_view identity) override {
+    const SocketAddress from = address_of(peer);
+    current_identity = identity;
+    on_datagram(plaintext, false, from, received_at);
+    current_identity = {};
   }
 
   void on_datagram(std::span<const std::uint8_t> datagram, bool truncated,
@@ -232,6 +311,8 @@ struct Server::Impl {
       }
       return;
     }
+    // Over plain UDP nothing proves the source address: answers stay within the request's size.
+    answer_limit = sessions ? kUnlimited : datagram.size();
     on_request(truncated, from, now);
   }
 
@@ -263,8 +344,10 @@ struct Server::Impl {
     std::optional<Response> response = route(truncated, peer, origin);
     if (!response && origin.deferred) return;  // defer() made it known as pending
     if (!response) response = Response::text(Code::internal_server_error, "no answer");
-    queue_answer(confirmable, incoming.message_id, incoming.token, *response, from);
-    exchanges.remember(peer, incoming.message_id, token, *response, now);
+    // Retransmissions are answered from the cache with exactly what was sent (cut or not).
+    const Response& sent = queue_answer(confirmable, incoming.message_id, incoming.token, *response,
+                                        from, answer_limit);
+    exchanges.remember(peer, incoming.message_id, token, sent, now);
   }
 
   PendingExchange::State* pending_exchange(const PeerAddress& peer,
@@ -286,7 +369,12 @@ struct Server::Impl {
                                 const ExchangeOrigin& origin) {
     Request request;
     if (auto answer = detail::read_request(incoming, paths, path_scratch, request)) return answer;
+    if (std::find(amplification_exempt_paths.begin(), amplification_exempt_paths.end(),
+                  request.path) != amplification_exempt_paths.end()) {
+      answer_limit = kUnlimited;
+    }
     request.peer = peer;
+    request.identity = current_identity;
     request.maybe_truncated = truncated;
     request.origin = &origin;
     return handler.handle(request);
@@ -306,18 +394,44 @@ struct Server::Impl {
   }
 
   // A piggybacked answer to a confirmable request (ACK with its message id), or a NON answer.
-  void queue_answer(bool confirmable, std::uint16_t message_id, const coapwire::Token& token,
-                    const Response& response, const SocketAddress& to) {
-    if (confirmable) {
-      detail::encode_response(MessageType::acknowledgement, message_id, token, response, scratch,
-                              next_send_slot(to));
-    } else {
-      detail::encode_response(MessageType::non_confirmable, next_message_id++, token, response,
-                              scratch, next_send_slot(to));
+  // Returns what was sent: `response`, or a copy cut to `limit` bytes (see cut_to_fit).
+  const Response& queue_answer(bool confirmable, std::uint16_t message_id,
+                               const coapwire::Token& token, const Response& response,
+                               const SocketAddress& to, std::size_t limit = kUnlimited) {
+    const MessageType type =
+        confirmable ? MessageType::acknowledgement : MessageType::non_confirmable;
+    const std::uint16_t id = confirmable ? message_id : next_message_id++;
+    std::vector<std::uint8_t>& slot = next_send_slot(to);
+    detail::encode_response(type, id, token, response, scratch, slot);
+    if (slot.size() <= limit) return response;
+    cut_scratch = cut_to_fit(response, slot.size(), limit);
+    detail::encode_response(type, id, token, cut_scratch, scratch, slot);
+    return cut_scratch;
+  }
+
+  // Over DTLS every CoAP datagram in the batch is encrypted for its peer's session; one whose
+  // session is gone is dropped (the device retransmits after a new handshake).
+  void seal_batch() {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < send_count; ++i) {
+      if (!send_raw[i]) {
+        if (!sessions->seal(peer_of(send_peers[i]).view(), send_buffers[i], sealed_scratch)) {
+          continue;
+        }
+        std::swap(send_buffers[i], sealed_scratch);
+      }
+      if (kept != i) {
+        std::swap(send_buffers[kept], send_buffers[i]);
+        send_peers[kept] = send_peers[i];
+      }
+      ++kept;
     }
+    send_raw.fill(false);
+    send_count = kept;
   }
 
   void flush() {
+    if (sessions) seal_batch();
     std::size_t sent = 0;
     while (sent < send_count) {
       for (std::size_t i = sent; i < send_count; ++i) {
@@ -338,7 +452,12 @@ struct Server::Impl {
   }
 
   void send_one(const SocketAddress& to, const std::vector<std::uint8_t>& datagram) {
-    ::sendto(socket.get(), datagram.data(), datagram.size(), MSG_DONTWAIT, to.get(), to.length);
+    const std::vector<std::uint8_t>* wire = &datagram;
+    if (sessions) {
+      if (!sessions->seal(peer_of(to).view(), datagram, sealed_scratch)) return;
+      wire = &sealed_scratch;
+    }
+    ::sendto(socket.get(), wire->data(), wire->size(), MSG_DONTWAIT, to.get(), to.length);
   }
 
   // A separate response: into the send batch when the owner flushes for us, else at once.
@@ -364,6 +483,15 @@ struct Server::Impl {
       with_block = response;
       with_block.block1 = BlockOption{state.block1->number, false, state.block1->size_exponent};
       answer = &with_block;
+    }
+    if (state.answer_limit != kUnlimited) {
+      // Measured as the piggybacked form; a separate CON or NON answer has the same size.
+      detail::encode_response(MessageType::acknowledgement, state.message_id, state.token, *answer,
+                              scratch, separate_scratch);
+      if (separate_scratch.size() > state.answer_limit) {
+        with_block = cut_to_fit(*answer, separate_scratch.size(), state.answer_limit);
+        answer = &with_block;
+      }
     }
     if (state.in_open_batch) {
       for (unsigned copy = 0; copy < state.copies; ++copy) {
@@ -457,6 +585,11 @@ struct Server::Impl {
     }
     if (const auto next = outgoing.next_deadline()) arm_timer(*next);
     if (!delayed_acks.empty()) arm_timer(delayed_acks.front().deadline);
+    if (sessions) {
+      sessions->expire(now, *this);  // close_notify alerts join the send batch
+      flush();
+      if (const auto due = sessions->next_expiry()) arm_timer(*due);
+    }
   }
 
   RequestHandler& handler;
@@ -467,7 +600,12 @@ struct Server::Impl {
   std::function<void()> request_flush;
   bool flush_requested = false;
   std::chrono::milliseconds empty_ack_delay;
+  std::vector<std::string> amplification_exempt_paths;
   std::uint16_t next_message_id;
+  std::optional<dtls::ServerSessions> sessions;  // set for a DTLS endpoint
+  std::string_view current_identity;             // of the datagram being handled (DTLS), else empty
+  std::size_t answer_limit = kUnlimited;         // of the request being handled
+  ExchangeCache::Clock::time_point received_at;  // of the batch being handled
 
   FileDescriptor socket;
   FileDescriptor timer;
@@ -494,6 +632,8 @@ struct Server::Impl {
   coapwire::Message incoming;
   coapwire::Message scratch;
   std::vector<std::uint8_t> separate_scratch;
+  std::vector<std::uint8_t> sealed_scratch;
+  Response cut_scratch;
   std::string path_scratch;
 
   std::vector<std::uint8_t> receive_buffers;  // kBatch slots of max_datagram_bytes
@@ -502,6 +642,7 @@ struct Server::Impl {
   std::array<mmsghdr, kBatch> receive_messages{};
   std::array<std::vector<std::uint8_t>, kBatch> send_buffers{};
   std::array<SocketAddress, kBatch> send_peers{};
+  std::array<bool, kBatch> send_raw{};  // DTLS handshake datagrams: not to be sealed
   std::array<iovec, kBatch> send_vectors{};
   std::array<mmsghdr, kBatch> send_messages{};
   std::size_t send_count = 0;
@@ -535,8 +676,9 @@ int open_socket(const SocketAddress& listen, const ServerOptions& options,
 
 }  // namespace
 
-Server::Server(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates)
-    : impl_(std::make_unique<Impl>(options, handler, duplicates)) {
+Server::Server(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates,
+               dtls::SessionMetrics* dtls_metrics)
+    : impl_(std::make_unique<Impl>(options, handler, duplicates, dtls_metrics)) {
   const std::string where = display_address(options.host, options.port);
   const SocketAddress listen = resolve(options.host, options.port);
   impl_->socket = FileDescriptor(open_socket(listen, options, where));
@@ -603,7 +745,7 @@ PendingExchange defer(const Request& request) {
   Server::Impl& server = *origin.server;
   auto state = std::make_unique<PendingExchange::State>(PendingExchange::State{
       &server, *origin.address, request.peer, request.message_id, *origin.token,
-      request.confirmable, request.block1, 0, server.batch_open});
+      request.confirmable, request.block1, server.answer_limit, 0, server.batch_open});
   server.remember_owed(*state);
   // Known as pending before the handler can answer it (even at once), so the answer completes it.
   server.exchanges.remember_pending(request.peer, request.message_id, origin.token->view(),

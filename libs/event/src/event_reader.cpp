@@ -97,7 +97,8 @@ std::optional<ValidationError> read_timestamp(const json::value& value, EventLoc
 
 std::optional<ValidationError> read_event(const json::object& object, EventLocation location,
                                           std::int64_t received_at_ms,
-                                          const ValidationLimits& limits, Event& out) {
+                                          const ValidationLimits& limits,
+                                          std::string_view authenticated_sender, Event& out) {
   const json::value* event_namespace = nullptr;
   const json::value* sender = nullptr;
   const json::value* origin = nullptr;
@@ -128,7 +129,18 @@ std::optional<ValidationError> read_event(const json::object& object, EventLocat
   if (event_namespace != nullptr) {
     if (auto error = check_identifier(event_namespace, location, "namespace")) return error;
   }
-  if (auto error = check_identifier(sender, location, "sender")) return error;
+  if (sender != nullptr || authenticated_sender.empty()) {
+    if (auto error = check_identifier(sender, location, "sender")) return error;
+  }
+  if (sender != nullptr && !authenticated_sender.empty()) {
+    const json::string& claimed = sender->get_string();
+    if (std::string_view(claimed.data(), claimed.size()) != authenticated_sender) {
+      // The identity is the device's own: telling it back discloses nothing.
+      return make_error(RejectReason::sender_mismatch, field_path(location, "sender"),
+                        "must be this device's identity '" + std::string(authenticated_sender) +
+                            "' or be left out");
+    }
+  }
   if (auto error = check_identifier(origin, location, "origin")) return error;
 
   if (payload == nullptr) {
@@ -170,7 +182,7 @@ std::optional<ValidationError> read_event(const json::object& object, EventLocat
     return std::string(s.data(), s.size());
   };
   out.event_namespace = event_namespace != nullptr ? to_std(*event_namespace) : "default";
-  out.sender = to_std(*sender);
+  out.sender = sender != nullptr ? to_std(*sender) : std::string(authenticated_sender);
   out.origin = to_std(*origin);
   // Copy-assignment keeps out.payload's default storage: this is the deep copy out of the arena.
   out.payload = *payload_object;

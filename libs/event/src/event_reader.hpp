@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "event/event.hpp"
 #include "event/validator.hpp"
@@ -21,6 +22,7 @@ struct EventLocation {
 // `object` may live in memory that is reused afterwards.
 std::optional<ValidationError> read_event(const boost::json::object& object, EventLocation location,
                                           std::int64_t received_at_ms,
-                                          const ValidationLimits& limits, Event& out);
+                                          const ValidationLimits& limits,
+                                          std::string_view authenticated_sender, Event& out);
 
 }  // namespace iot::event::detail

@@ -12,6 +12,8 @@ std::string_view reject_reason_name(RejectReason reason) {
       return "bad_timestamp";
     case RejectReason::batch_too_large:
       return "batch_too_large";
+    case RejectReason::sender_mismatch:
+      return "sender_mismatch";
   }
   return "unknown";
 }

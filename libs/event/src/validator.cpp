@@ -350,7 +350,8 @@ EventValidator::EventValidator(ValidationLimits limits)
 
 EventValidator::~EventValidator() = default;
 
-ValidationResult EventValidator::validate(std::string_view body, std::int64_t received_at_ms) {
+ValidationResult EventValidator::validate(std::string_view body, std::int64_t received_at_ms,
+                                          std::string_view authenticated_sender) {
   ValidationResult result;
   if (body.empty()) {
     result.error = ValidationError{RejectReason::malformed_json, "malformed JSON: empty body"};
@@ -382,7 +383,7 @@ ValidationResult EventValidator::validate(std::string_view body, std::int64_t re
   for (std::size_t i = 0; i < events.size(); ++i) {
     auto error =
         detail::read_event(events[i].get_object(), detail::EventLocation{handler.array_body(), i},
-                           received_at_ms, limits_, result.events[i]);
+                           received_at_ms, limits_, authenticated_sender, result.events[i]);
     if (error) {
       result.events.clear();
       result.error = std::move(error);

@@ -217,6 +217,7 @@ export class RawCoapClient {
       let msg;
       try {
         msg = decode(buf);
+        msg.raw = buf; // the datagram as received (its size matters for amplification checks)
       } catch (e) {
         msg = { undecodable: true, raw: buf, error: e };
       }

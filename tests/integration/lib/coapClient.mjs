@@ -39,10 +39,11 @@ export function parseDumps(stdout) {
  * @param {number} [o.block] -b size (Block1 upload)
  * @param {boolean} [o.nonConfirmable] -N
  * @param {number} [o.waitSeconds] -B
+ * @param {string} [o.client] the libcoap client binary (coap-client-openssl for coaps:// URIs)
  * @returns {Promise<{code:string|null, diagnostic:string|null, body:Buffer|null, responses:object[],
  *   requests:object[], last:object|undefined, stdout:string, stderr:string, status:number|null}>}
  */
-export async function coapClient({ uri, method = 'get', contentFormat, payload, block, nonConfirmable = false, waitSeconds = 10, extraArgs = [] }) {
+export async function coapClient({ uri, method = 'get', contentFormat, payload, block, nonConfirmable = false, waitSeconds = 10, extraArgs = [], client = COAP_CLIENT }) {
   const dir = makeTempDir();
   try {
     const out = path.join(dir, 'response.out');
@@ -56,7 +57,7 @@ export async function coapClient({ uri, method = 'get', contentFormat, payload, 
     if (block !== undefined) args.push('-b', String(block));
     if (nonConfirmable) args.push('-N');
     args.push(...extraArgs, uri);
-    const { status, stdout, stderr } = await run(COAP_CLIENT, args, (waitSeconds + 10) * 1000);
+    const { status, stdout, stderr } = await run(client, args, (waitSeconds + 10) * 1000);
     const pdus = parseDumps(stdout);
     const responses = pdus.filter((p) => /^[1-7]\.\d\d$/.test(p.code) && p.code !== '0.00');
     const requests = pdus.filter((p) => !/^\d\.\d\d$/.test(p.code));

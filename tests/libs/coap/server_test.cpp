@@ -23,7 +23,7 @@ class DeferringHandler final : public RequestHandler {
  public:
   std::optional<Response> handle(const Request& request) override {
     ++calls;
-    if (request.method == Method::get) return Response(Code::content, "now");
+    if (request.method == Method::get) return Response(Code::content, get_answer);
     last_truncated = request.maybe_truncated;
     pending.push_back(defer(request));
     if (answer_inside_handle) pending.back().respond(Response(Code::created));
@@ -35,6 +35,7 @@ class DeferringHandler final : public RequestHandler {
     pending.clear();
   }
   int calls = 0;
+  std::string get_answer = "now";
   bool last_truncated = false;
   bool answer_at_end_of_batch = false;
   bool answer_inside_handle = false;
@@ -47,6 +48,7 @@ struct Reply {
   std::uint16_t message_id = 0;
   std::vector<std::uint8_t> token;
   std::string payload;
+  std::size_t size = 0;  // of the whole datagram
 };
 
 class UdpPeer {
@@ -97,6 +99,7 @@ class UdpPeer {
     const ssize_t n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
     if (n < 4) return std::nullopt;
     Reply reply;
+    reply.size = static_cast<std::size_t>(n);
     reply.type = (buffer[0] >> 4) & 0x3;
     reply.code = buffer[1];
     reply.message_id = static_cast<std::uint16_t>((buffer[2] << 8) | buffer[3]);
@@ -422,14 +425,65 @@ TEST_F(ServerTest, APingGetsAResetAndAnUnknownCriticalOptionGets402) {
   EXPECT_EQ(reset->type, 3);
   EXPECT_EQ(reset->message_id, 0x42);
 
-  // POST with option 9 (critical, unassigned) and no Uri-Path.
-  peer_->send_raw({0x41, 0x02, 0x00, 0x43, 0x07, 0x91, 0x00});
+  // POST with option 9 (critical, unassigned) and no Uri-Path; a body long enough for the whole
+  // diagnostic (an answer is never larger than its request).
+  std::vector<std::uint8_t> post = {0x41, 0x02, 0x00, 0x43, 0x07, 0x91, 0x00, 0xff};
+  post.resize(post.size() + 32, '{');
+  peer_->send_raw(post);
   const auto bad_option = serve_until_reply();
   ASSERT_TRUE(bad_option);
   EXPECT_EQ(bad_option->type, kAck);
   EXPECT_EQ(bad_option->code, (4 << 5) | 2);
   EXPECT_EQ(bad_option->payload, "unsupported critical option 9");
   EXPECT_EQ(handler_.calls, 0);
+}
+
+TEST_F(ServerTest, PlainAnswersNeverExceedTheirRequestExceptForExemptPaths) {
+  auto options = default_options();
+  options.paths = {"events", "health"};
+  options.amplification_exempt_paths = {"health"};
+  start(options);
+  handler_.get_answer = std::string(100, 'x');
+
+  const std::vector<std::uint8_t> tiny_get = {0x41, 0x01, 0x00, 0x50, 0x07};  // GET, no path
+  peer_->send_raw(tiny_get);
+  const auto cut = serve_until_reply();
+  ASSERT_TRUE(cut);
+  EXPECT_EQ(cut->code, static_cast<std::uint8_t>(Code::content));
+  EXPECT_LE(cut->size, tiny_get.size());
+  // A retransmission is answered from the cache with the same cut answer.
+  peer_->send_raw(tiny_get);
+  const auto again = serve_until_reply();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->size, cut->size);
+  EXPECT_EQ(duplicates_.value(), 1U);
+
+  // Cut payloads keep what fits: 12 request bytes leave 6 after the header, token and marker.
+  std::vector<std::uint8_t> get_x = {0x41, 0x01, 0x00, 0x51, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00};
+  get_x.resize(12, 0x00);
+  peer_->send_raw(get_x);
+  const auto partial = serve_until_reply();
+  ASSERT_TRUE(partial);
+  EXPECT_EQ(partial->size, get_x.size());
+  EXPECT_EQ(partial->payload, "xxxxxx");
+
+  // GET /health is exempt.
+  peer_->send_raw({0x41, 0x01, 0x00, 0x52, 0x07, 0xb6, 'h', 'e', 'a', 'l', 't', 'h'});
+  const auto health = serve_until_reply();
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->payload, std::string(100, 'x'));
+
+  // A deferred answer is cut too (POST /events, 15 bytes).
+  peer_->post(true, 0x53, 0x08);
+  serve_until_calls(4);
+  ASSERT_EQ(handler_.pending.size(), 1U);
+  handler_.pending.front().respond(Response::text(Code::bad_request, std::string(60, 'e')));
+  handler_.pending.clear();
+  std::optional<Reply> answer = serve_until_reply();
+  if (answer && answer->code == 0) answer = serve_until_reply();  // after the empty ACK
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->code, static_cast<std::uint8_t>(Code::bad_request));
+  EXPECT_LE(answer->size, 15U);
 }
 
 TEST_F(ServerTest, AMalformedConfirmableMessageGetsAResetAndADatagramTooLongIsFlaggedCut) {

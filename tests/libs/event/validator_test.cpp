@@ -135,7 +135,8 @@ TEST(RejectReasonName, NamesEveryReason) {
   EXPECT_EQ(reject_reason_name(RejectReason::schema), "schema");
   EXPECT_EQ(reject_reason_name(RejectReason::bad_timestamp), "bad_timestamp");
   EXPECT_EQ(reject_reason_name(RejectReason::batch_too_large), "batch_too_large");
-  EXPECT_EQ(kRejectReasonCount, 4U);
+  EXPECT_EQ(reject_reason_name(RejectReason::sender_mismatch), "sender_mismatch");
+  EXPECT_EQ(kRejectReasonCount, 5U);
 }
 
 // --- accepted events ------------------------------------------------------------------------
@@ -630,6 +631,41 @@ TEST(ValidatorLimits, MaxFutureIsConfigurable) {
   // "now" far from the timestamp in either direction must not overflow.
   EXPECT_TRUE(validator.validate(at(0), INT64_MAX).ok());
   EXPECT_FALSE(validator.validate(at(253'402'300'799'999), INT64_MIN).ok());
+}
+
+}  // namespace
+}  // namespace iot::event
+
+namespace iot::event {
+namespace {
+
+// --- an authenticated device (DTLS identity) ------------------------------------------------
+
+TEST(AuthenticatedSender, FillsAMissingSenderAndRefusesAnother) {
+  EventValidator validator{ValidationLimits{}};
+  const std::string anonymous =
+      R"([{"origin":"p","payload":{"type":"t","value":1}},)"
+      R"({"sender":"dev-42","origin":"p","payload":{"type":"t","value":2}}])";
+  auto result = validator.validate(anonymous, 1'700'000'000'000, "dev-42");
+  ASSERT_TRUE(result.ok()) << result.error->message;
+  ASSERT_EQ(result.events.size(), 2U);
+  EXPECT_EQ(result.events[0].sender, "dev-42");
+  EXPECT_EQ(result.events[1].sender, "dev-42");
+
+  result =
+      validator.validate(R"({"sender":"dev-43","origin":"p","payload":{"type":"t","value":1}})",
+                         1'700'000'000'000, "dev-42");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error->reason, RejectReason::sender_mismatch);
+  EXPECT_EQ(result.error->message,
+            "event.sender: must be this device's identity 'dev-42' or be left out");
+
+  // Without an identity a sender is still required.
+  result =
+      validator.validate(R"({"origin":"p","payload":{"type":"t","value":1}})", 1'700'000'000'000);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error->reason, RejectReason::schema);
+  EXPECT_EQ(result.error->message, "event.sender: missing");
 }
 
 }  // namespace

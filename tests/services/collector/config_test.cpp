@@ -1045,6 +1045,42 @@ TEST(CollectorConfig, RateBurstWithoutRateLimitIsAUsageError) {
   EXPECT_EQ(error_of({}, {{"IOT_COLLECTOR_RATE_BURST", "5"}}), message);
 }
 
+TEST(CollectorConfig, DtlsIsOnWithAPskFile) {
+  EXPECT_FALSE(config_of({}).dtls.has_value());
+  // An empty variable (compose passes one through) leaves DTLS off.
+  EXPECT_FALSE(config_of({}, {{"IOT_COLLECTOR_PSK_FILE", ""}}).dtls.has_value());
+  const CollectorConfig defaults = config_of({"--psk-file", "/etc/psk.txt"});
+  ASSERT_TRUE(defaults.dtls.has_value());
+  EXPECT_EQ(defaults.dtls->psk_file, "/etc/psk.txt");
+  EXPECT_EQ(defaults.dtls->listen.to_string(), "0.0.0.0:5684");
+  EXPECT_FALSE(defaults.dtls->required);
+  EXPECT_EQ(defaults.dtls->max_sessions, 10000U);
+  EXPECT_EQ(defaults.dtls->idle_timeout, std::chrono::seconds(300));
+  const CollectorConfig set = config_of({}, {{"IOT_COLLECTOR_PSK_FILE", "/k"},
+                                             {"IOT_COLLECTOR_LISTEN_DTLS", "127.0.0.1:6000"},
+                                             {"IOT_COLLECTOR_REQUIRE_DTLS", "true"},
+                                             {"IOT_COLLECTOR_DTLS_MAX_SESSIONS", "1"},
+                                             {"IOT_COLLECTOR_DTLS_IDLE_TIMEOUT", "86400"}});
+  ASSERT_TRUE(set.dtls.has_value());
+  EXPECT_EQ(set.dtls->listen.to_string(), "127.0.0.1:6000");
+  EXPECT_TRUE(set.dtls->required);
+  EXPECT_EQ(set.dtls->max_sessions, 1U);
+  EXPECT_EQ(set.dtls->idle_timeout, std::chrono::seconds(86400));
+}
+
+TEST(CollectorConfig, DtlsMistakesAreUsageErrors) {
+  EXPECT_EQ(error_of({"--require-dtls"}), "--require-dtls needs --psk-file (the devices' keys)");
+  EXPECT_EQ(error_of({"--listen-dtls", "0.0.0.0:5684"}),
+            "--listen-dtls needs --psk-file (the devices' keys)");
+  EXPECT_EQ(error_of({"--psk-file", "k", "--listen", "0.0.0.0:5684"}),
+            "--listen and --listen-dtls name the same address");
+  EXPECT_NE(error_of({"--psk-file", "k", "--dtls-max-sessions", "0"}), "<no error>");
+  EXPECT_NE(error_of({"--psk-file", "k", "--dtls-idle-timeout", "9"}), "<no error>");
+  // With plain CoAP closed, its port may be reused.
+  EXPECT_TRUE(config_of({"--psk-file", "k", "--require-dtls", "--listen", "0.0.0.0:5684"})
+                  .dtls.has_value());
+}
+
 TEST(CollectorConfig, HelpListsEveryFlagWithEnvironmentVariable) {
   const ParseResult result = parse({"--help"});
   ASSERT_TRUE(std::holds_alternative<ExitNow>(result));

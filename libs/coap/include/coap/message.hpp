@@ -72,6 +72,9 @@ struct Request {
   std::optional<std::uint64_t> size1;
   std::span<const std::uint8_t> payload;
   PeerAddress peer;
+  // The device's authenticated identity (its DTLS PSK identity); empty over plain UDP, where a
+  // request proves nothing about who sent it.
+  std::string_view identity;
   // The datagram was longer than ServerOptions::max_datagram_bytes and was cut short: its body
   // must not be trusted. Larger bodies have to use Block1.
   bool maybe_truncated = false;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "coap/message.hpp"
+#include "dtls/server_sessions.hpp"
 #include "metrics/metrics.hpp"
 
 namespace iot::coap {
@@ -83,6 +84,19 @@ struct ServerOptions {
   // and this is called, once per burst, to have Server::flush() run soon on the server's thread
   // (an event loop posts it). Unset: each is sent at once with its own system call.
   std::function<void()> request_flush;
+
+  // Set: the endpoint speaks DTLS 1.2 with pre-shared keys (CoAP over DTLS, RFC 7252 §9) and every
+  // request carries its device's authenticated identity (Request::identity).
+  struct Dtls {
+    std::shared_ptr<const dtls::KeyStore> keys;
+    dtls::SessionLimits limits;
+  };
+  std::optional<Dtls> dtls;
+
+  // Plain UDP only (DTLS peers are authenticated): a response is never larger than the request
+  // it answers, so a spoofed source address cannot turn the server into an amplifier. Diagnostic
+  // payloads are cut to fit. Requests for these resources are exempt (e.g. "health").
+  std::vector<std::string> amplification_exempt_paths;
 };
 
 // Throws (one line, e.g. "coap listen 0.0.0.0:5683: Address already in use") when another socket
@@ -104,7 +118,9 @@ class Server {
  public:
   // duplicates: counts retransmissions answered from the exchange cache without reaching the
   // handler; owned by the caller so it outlives the server for late metric scrapes.
-  Server(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates);
+  // dtls_metrics: required with ServerOptions::dtls, owned by the caller like `duplicates`.
+  Server(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates,
+         dtls::SessionMetrics* dtls_metrics = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

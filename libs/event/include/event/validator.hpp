@@ -19,8 +19,9 @@ enum class RejectReason {
   schema,           // missing/unknown/wrongly typed field, bad identifier, nesting too deep
   bad_timestamp,    // not RFC 3339 with zone nor epoch ms, or more than max_future ahead
   batch_too_large,  // array longer than max_batch, or empty array
+  sender_mismatch,  // a sender other than the device's authenticated identity (CoAP 4.03)
 };
-inline constexpr std::size_t kRejectReasonCount = 4;
+inline constexpr std::size_t kRejectReasonCount = 5;
 std::string_view reject_reason_name(RejectReason reason);  // "malformed_json", ...
 
 struct ValidationLimits {
@@ -61,7 +62,11 @@ class EventValidator {
   // The first problem found is reported. Checks made while parsing come first, in byte order:
   // JSON syntax, body shape, nesting depth, duplicate keys, batch size. Field rules run only on a
   // complete, well-formed body, event by event in array order.
-  ValidationResult validate(std::string_view body, std::int64_t received_at_ms);
+  //
+  // authenticated_sender: the device's proven identity (DTLS), or empty. When set, an event
+  // without a sender gets it, and one naming another sender fails with sender_mismatch.
+  ValidationResult validate(std::string_view body, std::int64_t received_at_ms,
+                            std::string_view authenticated_sender = {});
 
  private:
   struct State;
