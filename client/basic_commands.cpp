@@ -45,6 +45,7 @@ int run_health(int argc, const char* const* argv, const cli::Environment& env) {
                      kEnvPrefix);
   add_global_flags(flags, globals);
   if (!parse_flags(flags, argc, argv, env)) return kExitOk;
+  finish_global_flags(globals);
   DeviceSession device(globals);
   coapwire::Request request;
   request.method = coapwire::codes::kGet;
@@ -74,6 +75,7 @@ int run_send(int argc, const char* const* argv, const cli::Environment& env) {
                  &non_confirmable);
   flags.set_positional("<type> <value>", &args, 2, 2);
   if (!parse_flags(flags, argc, argv, env)) return kExitOk;
+  finish_global_flags(globals);
 
   const std::string event = event_json({globals.namespace_, globals.sender, globals.origin, args[0],
                                         parse_event_value(args[1]), unit,
@@ -121,6 +123,7 @@ int run_incremental(int argc, const char* const* argv, const cli::Environment& e
   flags.add_short('f', "factor");
   flags.set_positional("<type> <initial>", &args, 2, 2);
   if (!parse_flags(flags, argc, argv, env)) return kExitOk;
+  finish_global_flags(globals);
   if (min && max && *min > *max) throw cli::UsageError("--min must not exceed --max");
   const double initial = parse_number(args[1]);
 

@@ -57,6 +57,8 @@ std::string Answer::describe() const {
       return "reset: the server refused the message (RST)";
     case coapwire::Result::Kind::send_error:
       return std::string("send error: ") + std::strerror(error);
+    case coapwire::Result::Kind::handshake_failed:
+      return reason;
   }
   return "unknown";
 }
@@ -69,6 +71,8 @@ DeviceSession::DeviceSession(const GlobalOptions& options,
         engine.remote_port = options.port;
         engine.devices = 1;
         engine.transmission = transmission;
+        engine.dtls_devices = options.engine_credentials(0, 1);
+        engine.dtls_handshake_timeout = options.handshake_timeout;
         return engine;
       }()) {}
 
@@ -85,6 +89,7 @@ Answer DeviceSession::exchange(const coapwire::Request& request) {
     a.retransmissions = result.retransmissions;
     a.separate = result.separate;
     a.error = result.error;
+    a.reason = std::string(result.reason);
     a.latency = result.completed_at - sent_at;
     answer = std::move(a);
   });

@@ -18,9 +18,11 @@ struct Answer {
   unsigned retransmissions = 0;
   bool separate = false;
   int error = 0;
+  std::string reason;  // handshake_failed: "dtls handshake failed: ..."
   std::chrono::steady_clock::duration latency{};
 
-  // "2.01 Created", "timeout after 4 retransmissions", "reset", "send error: ..."
+  // "2.01 Created", "timeout after 4 retransmissions", "reset", "send error: ...",
+  // "dtls handshake failed: ..."
   std::string describe() const;
   bool is_success() const { return kind == coapwire::Result::Kind::response && code.cls == 2; }
 };
@@ -29,7 +31,8 @@ struct Answer {
 std::string_view code_name(coapwire::Code code);
 
 // One device (one UDP source port) talking to the collector one request at a time: what
-// `health`, `send` and `incremental` need. Uses the RFC 7252 transmission parameters.
+// `health`, `send` and `incremental` need. Uses the RFC 7252 transmission parameters. Over DTLS
+// (options.dtls()) the first exchange makes the handshake.
 class DeviceSession {
  public:
   explicit DeviceSession(const GlobalOptions& options,

@@ -148,6 +148,7 @@ int run_load(int argc, const char* const* argv, const cli::Environment& env) {
     std::cout << out;
     return kExitOk;
   }
+  finish_global_flags(options.globals);
   if (rate && concurrency) throw cli::UsageError("--rate and --concurrency exclude each other");
   if (concurrency) {
     options.mode = loadgen::ClosedLoop{*concurrency};

@@ -35,6 +35,8 @@ struct ThreadTotals {
   std::uint64_t sent = 0, events = 0, timeouts = 0, send_errors = 0, retransmissions = 0;
   std::uint64_t not_sent = 0;  // refused by the engine: every message id of the device in flight
   std::array<std::uint64_t, 256> responses{};  // by raw CoAP code
+  coapwire::EngineCounters engine;
+  loadgen::HdrHistogram handshake_us;  // established handshakes
 };
 
 // Shared by the threads and the reporting thread; touched once a second per thread.
@@ -163,22 +165,31 @@ class LoadThread {
         out_of_message_ids_(out_of_message_ids),
         start_(start),
         stop_(stop),
-        engine_([&] {
-          coapwire::EngineOptions engine;
-          engine.remote_host = options.globals.host;
-          engine.remote_port = options.globals.port;
-          engine.devices = std::max<std::size_t>(share.devices, 1);
-          engine.transmission = options.transmission;
-          // Room for bursts without a full socket per device: 64 MiB spread over the devices,
-          // between 64 KiB and 4 MiB each.
-          const auto per_device =
-              std::clamp<std::size_t>((64u << 20) / engine.devices, 64u << 10, 4u << 20);
-          engine.receive_buffer_bytes = static_cast<int>(per_device);
-          engine.send_buffer_bytes = static_cast<int>(per_device);
-          return engine;
-        }()) {
+        engine_(
+            [&] {
+              coapwire::EngineOptions engine;
+              engine.remote_host = options.globals.host;
+              engine.remote_port = options.globals.port;
+              engine.devices = std::max<std::size_t>(share.devices, 1);
+              engine.transmission = options.transmission;
+              // Room for bursts without a full socket per device: 64 MiB spread over the devices,
+              // between 64 KiB and 4 MiB each.
+              const auto per_device =
+                  std::clamp<std::size_t>((64u << 20) / engine.devices, 64u << 10, 4u << 20);
+              engine.receive_buffer_bytes = static_cast<int>(per_device);
+              engine.send_buffer_bytes = static_cast<int>(per_device);
+              engine.dtls_devices =
+                  options.globals.engine_credentials(share.first_device, engine.devices);
+              engine.dtls_handshake_timeout = options.globals.handshake_timeout;
+              return engine;
+            }(),
+            [this](const coapwire::HandshakeEvent& event) {
+              if (event.established) {
+                totals_.handshake_us.record(micros(event.finished_at - event.started_at));
+              }
+            }) {
     for (std::size_t d = 0; d < engine_.device_count(); ++d) {
-      senders_.push_back(options.globals.sender + "-" + std::to_string(share.first_device + d));
+      senders_.push_back(options.globals.device_sender(share.first_device + d));
     }
   }
 
@@ -195,6 +206,7 @@ class LoadThread {
     drain();
     const auto counters = engine_.counters();
     totals_.retransmissions = counters.retransmissions;
+    totals_.engine = counters;
     aggregator_.add(second_, tally_);
   }
 
@@ -295,6 +307,7 @@ class LoadThread {
         break;
       case coapwire::Result::Kind::reset:
       case coapwire::Result::Kind::send_error:
+      case coapwire::Result::Kind::handshake_failed:  // also in the report's handshakes
         ++totals_.send_errors;
         ++tally_.errors;
         break;
@@ -433,6 +446,9 @@ LoadResult run_load_test(const LoadOptions& options,
   report.started_at = wall_start;
   report.duration_seconds = std::max(0.0, std::chrono::duration<double>(end - provisional).count());
   std::array<std::uint64_t, 256> responses{};
+  loadgen::HdrHistogram handshake_us;
+  loadgen::HandshakeSummary handshakes;
+  std::uint64_t handshake_cpu_ns = 0;
   for (const auto& worker : workers) {
     const auto& t = worker->totals();
     report.requests_sent += t.sent;
@@ -441,6 +457,12 @@ LoadResult run_load_test(const LoadOptions& options,
     report.send_errors += t.send_errors;
     report.retransmissions += t.retransmissions;
     result.not_sent += t.not_sent;
+    handshakes.started += t.engine.dtls_handshakes_started;
+    handshakes.established += t.engine.dtls_handshakes_established;
+    handshakes.failed += t.engine.dtls_handshakes_failed;
+    handshakes.sessions_closed += t.engine.dtls_sessions_closed;
+    handshake_cpu_ns += t.engine.dtls_handshake_cpu_nanoseconds;
+    handshake_us.merge(t.handshake_us);
     for (std::size_t code = 0; code < responses.size(); ++code)
       responses[code] += t.responses[code];
   }
@@ -452,6 +474,15 @@ LoadResult run_load_test(const LoadOptions& options,
   result.latency_us = aggregator.total_latency_us();
   report.latency = loadgen::summarize_latency(result.latency_us);
   report.per_second = aggregator.take_rows();
+  if (options.globals.dtls()) {
+    handshakes.time = loadgen::summarize_latency(handshake_us);
+    const auto ended = handshakes.established + handshakes.failed;
+    if (ended > 0) {
+      handshakes.client_cpu_ms_per_handshake =
+          static_cast<double>(handshake_cpu_ns) / 1e6 / static_cast<double>(ended);
+    }
+    report.handshakes = handshakes;
+  }
   return result;
 }
 

@@ -43,8 +43,14 @@ std::string usage() {
   }
   text +=
       "\nGlobal flags (every command): --host HOST (127.0.0.1), --port PORT (5683), --namespace, "
-      "--sender, --origin, --silent.\n`iotc <command> --help` lists a command's flags. Exit "
-      "status: 0 success, 1 test failed, 2 usage error.\n";
+      "--sender, --origin, --silent.\n\nDTLS (coaps, RFC 7252 §9 with pre-shared keys): "
+      "--psk-identity ID with --psk-key KEY (hex or\nbase64:KEY; better as IOTC_PSK_KEY), or "
+      "--psk-file FILE (the collector's IDENTITY KEY lines; device i\nuses line i mod N). With a "
+      "PSK the default port is 5684, the events' sender is the identity, and\nhealth, send, "
+      "incremental, simulate and load all run over DTLS; a handshake that does not finish\n"
+      "within --handshake-timeout (10 s) fails with \"dtls handshake failed: ...\" and exit "
+      "status 1.\nKeys are never printed.\n\n`iotc <command> --help` lists a command's flags. "
+      "Exit status: 0 success, 1 test failed, 2 usage error.\n";
   return text;
 }
 

@@ -90,16 +90,20 @@ int run_simulate(int argc, const char* const* argv, const cli::Environment& env)
     return kExitOk;
   }
 
+  finish_global_flags(globals);
+
   coapwire::EngineOptions engine_options;
   engine_options.remote_host = globals.host;
   engine_options.remote_port = globals.port;
   engine_options.devices = devices;
+  engine_options.dtls_devices = globals.engine_credentials(0, devices);
+  engine_options.dtls_handshake_timeout = globals.handshake_timeout;
   coapwire::ClientEngine engine(engine_options);
   std::vector<std::unique_ptr<simulation::SensorModel>> sensors;
   std::vector<std::string> senders;
   for (std::size_t d = 0; d < devices; ++d) {
     sensors.push_back(simulation::make_sensor(profile, seed + d));
-    senders.push_back(globals.sender + "-" + std::to_string(d));
+    senders.push_back(globals.device_sender(d));
   }
 
   std::signal(SIGINT, request_stop);
@@ -140,6 +144,8 @@ int run_simulate(int argc, const char* const* argv, const cli::Environment& env)
             Answer answer;
             answer.kind = result.kind;
             answer.code = result.code;
+            answer.error = result.error;
+            answer.reason = std::string(result.reason);
             ++failures[answer.describe()];
           });
       if (!queued) {

@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <algorithm>
 #include <array>
@@ -9,6 +10,7 @@
 #include <climits>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -88,6 +90,11 @@ enum class SendState : std::uint8_t {
 
 struct Device {
   FileDescriptor socket;
+  // DTLS only: made at the device's first handshake, dropped when one fails (the next starts anew).
+  std::unique_ptr<dtls::ClientChannel> channel;
+  TimePoint handshake_started_at{};
+  TimePoint handshake_deadline{};
+  std::uint32_t handshake_arm = 0;  // matches the live entry of handshake_timers_
   std::uint16_t next_message_id = 0;
   std::uint32_t in_flight = 0;  // requests holding one of the device's message ids
   SendState send_state = SendState::idle;
@@ -112,11 +119,18 @@ bool is_would_block(int error) {
   return error == EAGAIN || error == EWOULDBLOCK;
 }
 
+std::uint64_t thread_cpu_nanoseconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(now.tv_nsec);
+}
+
 }  // namespace
 
 class ClientEngine::Impl {
  public:
-  explicit Impl(EngineOptions options);
+  Impl(EngineOptions options, HandshakeObserver on_handshake);
 
   bool send(std::size_t device, const Request& request, Completion completion);
   std::size_t poll(TimePoint deadline);
@@ -158,12 +172,31 @@ class ClientEngine::Impl {
   const RecentExchange* recent_by_token(std::uint32_t device, const Token& token) const;
   const RecentExchange* recent_by_message_id(std::uint32_t device, std::uint16_t id) const;
 
+  // DTLS.
+  class ChannelIo;
+  bool dtls() const { return dtls_context_ != nullptr; }
+  bool established(const Device& device) const {
+    return device.channel && device.channel->state() == dtls::ClientChannel::State::established;
+  }
+  void start_handshake(std::uint32_t device);
+  void on_dtls_datagram(std::uint32_t device, std::span<const std::uint8_t> datagram);
+  void after_channel_step(std::uint32_t device, dtls::ClientChannel::State before);
+  void arm_handshake_timer(std::uint32_t device);
+  void fire_handshake_timers();
+  void fail_handshake(std::uint32_t device, std::string reason);
+  void send_handshake_datagram(std::uint32_t device, std::span<const std::uint8_t> datagram);
+
   void complete_response(std::uint32_t slot, const Message& response, bool separate);
   void complete_without_response(std::uint32_t slot, Result::Kind kind, int error = 0);
   void finish(std::uint32_t slot);
 
   EngineOptions options_;
+  HandshakeObserver on_handshake_;
   std::chrono::milliseconds exchange_timeout_{};
+  std::shared_ptr<const dtls::ClientContext> dtls_context_;   // null: plain UDP
+  detail::DeadlineHeap handshake_timers_;                     // slot = device
+  std::array<std::vector<std::uint8_t>, kSendBatch> sealed_;  // this batch's DTLS records
+  std::string handshake_failure_;                             // Result::reason points here
   detail::RemoteEndpoint remote_;
   FileDescriptor epoll_;
   std::vector<Device> devices_;
@@ -204,7 +237,8 @@ class ClientEngine::Impl {
   bool precise_wait_ = true;  // epoll_pwait2 available (cleared on ENOSYS)
 };
 
-ClientEngine::Impl::Impl(EngineOptions options) : options_(std::move(options)) {
+ClientEngine::Impl::Impl(EngineOptions options, HandshakeObserver on_handshake)
+    : options_(std::move(options)), on_handshake_(std::move(on_handshake)) {
   if (options_.devices < 1 || options_.devices > kMaxDevices) {
     throw std::invalid_argument("coapwire: devices must be 1.." + std::to_string(kMaxDevices) +
                                 ", got " + std::to_string(options_.devices));
@@ -216,6 +250,16 @@ ClientEngine::Impl::Impl(EngineOptions options) : options_(std::move(options)) {
     throw std::invalid_argument("coapwire: socket buffer sizes must not be negative");
   }
   options_.transmission.validate();
+  if (!options_.dtls_devices.empty()) {
+    if (options_.dtls_devices.size() != 1 && options_.dtls_devices.size() != options_.devices) {
+      throw std::invalid_argument("coapwire: dtls_devices must hold 1 or `devices` entries, got " +
+                                  std::to_string(options_.dtls_devices.size()));
+    }
+    if (options_.dtls_handshake_timeout <= std::chrono::milliseconds::zero()) {
+      throw std::invalid_argument("coapwire: dtls_handshake_timeout must be positive");
+    }
+    dtls_context_ = std::make_shared<const dtls::ClientContext>();
+  }
   exchange_timeout_ = options_.transmission.effective_exchange_timeout();
 
   remote_ = detail::resolve_remote(options_.remote_host, options_.remote_port);
@@ -467,11 +511,20 @@ void ClientEngine::Impl::flush_device(std::uint32_t device) {
   Device& state = devices_[device];
   std::erase_if(state.outgoing, [this](const Outgoing& outgoing) { return is_stale(outgoing); });
   std::vector<Outgoing>& queue = state.outgoing;
+  if (dtls() && !established(state)) {
+    // Nothing to acknowledge on a session that is gone; requests wait for the handshake.
+    std::erase_if(queue, [](const Outgoing& o) { return o.kind == Outgoing::Kind::empty; });
+    state.send_state = SendState::idle;
+    const bool handshaking =
+        state.channel && state.channel->state() == dtls::ClientChannel::State::handshaking;
+    if (!queue.empty() && !handshaking) start_handshake(device);
+    return;
+  }
   std::size_t head = 0;
   int refusals = 0;
   bool blocked = false;
   while (head < queue.size() && !blocked) {
-    const std::size_t count = std::min(kSendBatch, queue.size() - head);
+    std::size_t count = std::min(kSendBatch, queue.size() - head);
     for (std::size_t i = 0; i < count; ++i) {
       const Outgoing& outgoing = queue[head + i];
       if (outgoing.kind == Outgoing::Kind::empty) {
@@ -481,6 +534,25 @@ void ClientEngine::Impl::flush_device(std::uint32_t device) {
         std::vector<std::uint8_t>& datagram = exchanges_[outgoing.slot].datagram;
         send_iov_[i] = iovec{datagram.data(), datagram.size()};
       }
+      if (state.channel) {
+        // Sealed now, as it leaves: a record refused by the kernel is sealed again later under
+        // a new sequence number, which DTLS allows.
+        const std::span<const std::uint8_t> plain(
+            static_cast<const std::uint8_t*>(send_iov_[i].iov_base), send_iov_[i].iov_len);
+        if (!state.channel->seal(plain, sealed_[i])) {
+          count = i;
+          break;
+        }
+        send_iov_[i] = iovec{sealed_[i].data(), sealed_[i].size()};
+      }
+    }
+    if (count == 0) {
+      // The session could not seal (it failed under us): give this datagram up like a refused
+      // send; a request's completion says so.
+      const Outgoing& failed = queue[head];
+      if (failed.kind == Outgoing::Kind::request) failed_sends_.emplace_back(failed.slot, EPROTO);
+      ++head;
+      continue;
     }
     int sent = -1;
     if (count == 1) {
@@ -577,6 +649,175 @@ void ClientEngine::Impl::on_writable(std::uint32_t device) {
 
 // ---- receiving -----------------------------------------------------------------------------
 
+// ---- DTLS ----------------------------------------------------------------------------------
+
+class ClientEngine::Impl::ChannelIo final : public dtls::ClientChannel::Io {
+ public:
+  ChannelIo(Impl& engine, std::uint32_t device) : engine_(engine), device_(device) {}
+  void send(std::span<const std::uint8_t> datagram) override {
+    engine_.send_handshake_datagram(device_, datagram);
+  }
+  void deliver(std::span<const std::uint8_t> plaintext) override {
+    engine_.on_datagram(device_, plaintext);
+  }
+
+ private:
+  Impl& engine_;
+  std::uint32_t device_;
+};
+
+void ClientEngine::Impl::start_handshake(std::uint32_t device) {
+  Device& state = devices_[device];
+  if (!state.channel) {
+    const auto& credentials = options_.dtls_devices.size() == 1 ? options_.dtls_devices[0]
+                                                                : options_.dtls_devices[device];
+    state.channel = std::make_unique<dtls::ClientChannel>(dtls_context_, credentials);
+  }
+  ++counters_.dtls_handshakes_started;
+  state.handshake_started_at = now_;
+  state.handshake_deadline = now_ + options_.dtls_handshake_timeout;
+  ChannelIo io(*this, device);
+  const std::uint64_t cpu = thread_cpu_nanoseconds();
+  state.channel->start(io);
+  counters_.dtls_handshake_cpu_nanoseconds += thread_cpu_nanoseconds() - cpu;
+  after_channel_step(device, dtls::ClientChannel::State::handshaking);
+}
+
+void ClientEngine::Impl::send_handshake_datagram(std::uint32_t device,
+                                                 std::span<const std::uint8_t> datagram) {
+  // Handshake flights and alerts leave at once, outside the request queue: one lost to a full
+  // buffer or an ICMP error is sent again by the DTLS timer.
+  const ssize_t sent = ::send(devices_[device].socket.get(), datagram.data(), datagram.size(), 0);
+  if (sent >= 0) {
+    ++counters_.datagrams_sent;
+  } else if (is_would_block(errno) || errno == ENOBUFS) {
+    ++counters_.would_block;
+  } else {
+    ++counters_.socket_errors;
+  }
+}
+
+void ClientEngine::Impl::on_dtls_datagram(std::uint32_t device,
+                                          std::span<const std::uint8_t> datagram) {
+  Device& state = devices_[device];
+  if (!state.channel) {
+    ++counters_.unmatched;  // no session: from an earlier run on this port
+    return;
+  }
+  const auto before = state.channel->state();
+  ChannelIo io(*this, device);
+  if (before == dtls::ClientChannel::State::handshaking) {
+    const std::uint64_t cpu = thread_cpu_nanoseconds();
+    state.channel->receive(datagram, io);
+    counters_.dtls_handshake_cpu_nanoseconds += thread_cpu_nanoseconds() - cpu;
+  } else {
+    state.channel->receive(datagram, io);  // deliver() runs on_datagram for each CoAP message
+  }
+  after_channel_step(device, before);
+}
+
+void ClientEngine::Impl::after_channel_step(std::uint32_t device,
+                                            dtls::ClientChannel::State before) {
+  using State = dtls::ClientChannel::State;
+  Device& state = devices_[device];
+  if (!state.channel) return;
+  const State now = state.channel->state();
+  if (before == State::handshaking) {
+    if (now == State::handshaking) {
+      arm_handshake_timer(device);
+    } else if (now == State::established) {
+      ++state.handshake_arm;  // cancels the timer
+      ++counters_.dtls_handshakes_established;
+      counters_.dtls_handshake_nanoseconds += static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now_ - state.handshake_started_at)
+              .count());
+      if (on_handshake_) {
+        on_handshake_(HandshakeEvent{device, true, state.handshake_started_at, now_, {}});
+      }
+      if (!state.outgoing.empty() && state.send_state == SendState::idle) {
+        state.send_state = SendState::pending;
+        pending_devices_.push_back(device);
+      }
+    } else {
+      fail_handshake(device, state.channel->failure());
+    }
+    return;
+  }
+  if (before == State::established && now != State::established) {
+    // close_notify, or a broken session: the next datagram starts a new handshake. Requests in
+    // flight keep their timers; their retransmissions go out over the new session.
+    ++counters_.dtls_sessions_closed;
+    state.channel.reset();
+    if (!state.outgoing.empty() && state.send_state == SendState::idle) {
+      state.send_state = SendState::pending;
+      pending_devices_.push_back(device);
+    }
+  }
+}
+
+void ClientEngine::Impl::arm_handshake_timer(std::uint32_t device) {
+  Device& state = devices_[device];
+  TimePoint deadline = state.handshake_deadline;
+  if (const auto due = state.channel->retransmission_due()) deadline = std::min(deadline, *due);
+  ++state.handshake_arm;
+  handshake_timers_.push(deadline, device, state.handshake_arm);
+  if (handshake_timers_.size() > kHeapCompactMinimum &&
+      handshake_timers_.size() > kHeapStaleFactor * devices_.size()) {
+    handshake_timers_.compact([this](const detail::DeadlineHeap::Entry& entry) {
+      return devices_[entry.slot].handshake_arm == entry.arm;
+    });
+  }
+}
+
+void ClientEngine::Impl::fire_handshake_timers() {
+  while (!handshake_timers_.empty()) {
+    const detail::DeadlineHeap::Entry entry = handshake_timers_.top();
+    Device& state = devices_[entry.slot];
+    const bool live = state.handshake_arm == entry.arm && state.channel &&
+                      state.channel->state() == dtls::ClientChannel::State::handshaking;
+    if (!live) {
+      handshake_timers_.pop();
+      continue;
+    }
+    if (entry.deadline > now_) break;
+    handshake_timers_.pop();
+    ++state.handshake_arm;
+    if (now_ >= state.handshake_deadline) {
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(options_.dtls_handshake_timeout)
+              .count();
+      fail_handshake(entry.slot, "no answer within " + std::to_string(ms) +
+                                     " ms (server down, or a wrong identity or key)");
+      continue;
+    }
+    ChannelIo io(*this, entry.slot);
+    const std::uint64_t cpu = thread_cpu_nanoseconds();
+    state.channel->on_timer(io);
+    counters_.dtls_handshake_cpu_nanoseconds += thread_cpu_nanoseconds() - cpu;
+    after_channel_step(entry.slot, dtls::ClientChannel::State::handshaking);
+  }
+}
+
+void ClientEngine::Impl::fail_handshake(std::uint32_t device, std::string reason) {
+  Device& state = devices_[device];
+  ++counters_.dtls_handshakes_failed;
+  ++state.handshake_arm;
+  state.channel.reset();  // the next request starts a new handshake
+  handshake_failure_ = "dtls handshake failed: " + (reason.empty() ? "unknown" : reason);
+  if (on_handshake_) {
+    on_handshake_(
+        HandshakeEvent{device, false, state.handshake_started_at, now_, handshake_failure_});
+  }
+  // Every request waiting to be sent completes now; take the queue first, so a completion that
+  // sends again finds a consistent device (and starts a new handshake in the next flush).
+  std::vector<Outgoing> waiting;
+  waiting.swap(state.outgoing);
+  for (const Outgoing& outgoing : waiting) {
+    if (outgoing.kind != Outgoing::Kind::request || is_stale(outgoing)) continue;
+    complete_without_response(outgoing.slot, Result::Kind::handshake_failed);
+  }
+}
+
 void ClientEngine::Impl::on_readable(std::uint32_t device) {
   const int fd = devices_[device].socket.get();
   // A pending socket error is reported (and cleared) before queued datagrams: read once more.
@@ -595,9 +836,13 @@ void ClientEngine::Impl::on_readable(std::uint32_t device) {
         ++counters_.decode_errors;
         continue;
       }
-      on_datagram(device,
-                  std::span<const std::uint8_t>(
-                      static_cast<const std::uint8_t*>(receive_iov_[i].iov_base), header.msg_len));
+      const std::span<const std::uint8_t> datagram(
+          static_cast<const std::uint8_t*>(receive_iov_[i].iov_base), header.msg_len);
+      if (dtls()) {
+        on_dtls_datagram(device, datagram);
+      } else {
+        on_datagram(device, datagram);
+      }
     }
     return;
   }
@@ -746,6 +991,7 @@ void ClientEngine::Impl::complete_without_response(std::uint32_t slot, Result::K
   result_.message_id = exchange.message_id;
   result_.retransmissions = exchange.retransmission.retransmissions();
   result_.error = error;
+  if (kind == Result::Kind::handshake_failed) result_.reason = handshake_failure_;
   result_.first_sent_at = exchange.first_sent_at;
   result_.completed_at = now_;
   switch (kind) {
@@ -757,6 +1003,9 @@ void ClientEngine::Impl::complete_without_response(std::uint32_t slot, Result::K
       break;
     case Result::Kind::send_error:
       ++counters_.send_errors;
+      break;
+    case Result::Kind::handshake_failed:
+      ++counters_.handshake_failures;
       break;
     case Result::Kind::response:
       break;
@@ -813,11 +1062,13 @@ std::size_t ClientEngine::Impl::poll(TimePoint deadline) {
   completed_ = 0;
   now_ = Clock::now();
   fire_due_timers();
+  fire_handshake_timers();
   flush();
   for (;;) {
     TimePoint wake = deadline;
     if (completed_ > 0) wake = now_;
     if (!timers_.empty()) wake = std::min(wake, timers_.top().deadline);
+    if (!handshake_timers_.empty()) wake = std::min(wake, handshake_timers_.top().deadline);
     if (!no_buffer_devices_.empty()) wake = std::min(wake, no_buffer_retry_at_);
     const int ready = wait_for_events(wake > now_ ? wake - now_ : Clock::duration::zero());
     if (ready < 0 && errno != EINTR) {
@@ -837,6 +1088,7 @@ std::size_t ClientEngine::Impl::poll(TimePoint deadline) {
       no_buffer_devices_.clear();
     }
     fire_due_timers();
+    fire_handshake_timers();
     flush();
     if (completed_ > 0 || now_ >= deadline) return completed_;
   }
@@ -844,8 +1096,8 @@ std::size_t ClientEngine::Impl::poll(TimePoint deadline) {
 
 // ---- ClientEngine --------------------------------------------------------------------------
 
-ClientEngine::ClientEngine(EngineOptions options)
-    : impl_(std::make_unique<Impl>(std::move(options))) {}
+ClientEngine::ClientEngine(EngineOptions options, HandshakeObserver on_handshake)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(on_handshake))) {}
 ClientEngine::~ClientEngine() = default;
 ClientEngine::ClientEngine(ClientEngine&&) noexcept = default;
 ClientEngine& ClientEngine::operator=(ClientEngine&&) noexcept = default;

@@ -49,4 +49,9 @@ double LoadReport::error_rate() const {
   return static_cast<double>(requests_sent - ok) / static_cast<double>(requests_sent);
 }
 
+double LoadReport::handshakes_per_second() const {
+  if (!handshakes || !(duration_seconds > 0)) return 0.0;
+  return static_cast<double>(handshakes->established) / duration_seconds;
+}
+
 }  // namespace iot::loadgen

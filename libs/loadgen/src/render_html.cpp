@@ -82,6 +82,16 @@ std::string summary_table(const LoadReport& report) {
             ms(latency.p99_ms) + ", p99.9 " + ms(latency.p99_9_ms) + ", max " + ms(latency.max_ms) +
             ", mean " + ms(latency.mean_ms) + " (" + text::integer(latency.samples) + " answers)");
   }
+  if (report.handshakes) {
+    const HandshakeSummary& h = *report.handshakes;
+    std::string text = text::integer(h.established) + " established, " + text::integer(h.failed) +
+                       " failed (" + text::fixed(report.handshakes_per_second(), 1) + "/s)";
+    if (h.time.samples > 0) {
+      text += ", p50 " + ms(h.time.p50_ms) + ", p99 " + ms(h.time.p99_ms);
+    }
+    text += ", client CPU " + ms(h.client_cpu_ms_per_handshake) + " each";
+    row(out, "DTLS handshakes", text);
+  }
   out += "</tbody></table>";
   return out;
 }

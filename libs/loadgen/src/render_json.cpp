@@ -49,6 +49,20 @@ json::array per_second_array(const std::vector<SecondSample>& rows) {
   return array;
 }
 
+json::value handshakes_value(const LoadReport& report) {
+  if (!report.handshakes) return nullptr;
+  const HandshakeSummary& h = *report.handshakes;
+  return json::object{
+      {"started", h.started},
+      {"established", h.established},
+      {"failed", h.failed},
+      {"sessions_closed", h.sessions_closed},
+      {"rate_per_second", finite(report.handshakes_per_second())},
+      {"time_ms", latency_object(h.time)},
+      {"client_cpu_ms_per_handshake", finite(h.client_cpu_ms_per_handshake)},
+  };
+}
+
 }  // namespace
 
 std::string render_json(const LoadReport& report) {
@@ -86,6 +100,7 @@ std::string render_json(const LoadReport& report) {
   root["error_rate"] = report.error_rate();
   root["latency_ms"] = latency_object(report.latency);
   root["per_second"] = per_second_array(report.per_second);
+  root["handshakes"] = handshakes_value(report);
   return json::serialize(root);
 }
 

@@ -44,6 +44,19 @@ std::string describe_latency(const LatencySummary& latency) {
          "  mean " + ms(latency.mean_ms) + "  (" + text::integer(latency.samples) + " samples)";
 }
 
+std::string describe_handshakes(const LoadReport& report) {
+  const HandshakeSummary& h = *report.handshakes;
+  std::string text = text::integer(h.established) + " established, " + text::integer(h.failed) +
+                     " failed, " + text::fixed(report.handshakes_per_second(), 1) + "/s";
+  if (h.sessions_closed > 0) text += ", " + text::integer(h.sessions_closed) + " closed by server";
+  if (h.time.samples > 0) {
+    text += "  p50 " + text::fixed(h.time.p50_ms, 3) + " ms  p99 " + text::fixed(h.time.p99_ms, 3) +
+            " ms";
+  }
+  text += "  client CPU " + text::fixed(h.client_cpu_ms_per_handshake, 3) + " ms each";
+  return text;
+}
+
 }  // namespace
 
 std::string render_text(const LoadReport& report) {
@@ -70,6 +83,7 @@ std::string render_text(const LoadReport& report) {
            text::integer(report.send_errors));
   line(out, "error rate", text::fixed(report.error_rate() * 100.0, 3) + " %");
   line(out, "latency ms", describe_latency(report.latency));
+  if (report.handshakes) line(out, "handshakes", describe_handshakes(report));
   return out;
 }
 

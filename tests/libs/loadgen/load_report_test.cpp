@@ -107,6 +107,25 @@ TEST(RenderTextTest, AlignsEveryValueInOneColumn) {
       << text;
 }
 
+TEST(RenderTextTest, DtlsRunShowsItsHandshakesAligned) {
+  LoadReport report = sample_report();
+  EXPECT_EQ(render_text(report).find("handshakes"), std::string::npos) << "plain CoAP: no line";
+  report.handshakes = HandshakeSummary{
+      .started = 1001,
+      .established = 1000,
+      .failed = 1,
+      .sessions_closed = 0,
+      .time = {.samples = 1000, .p50_ms = 1.5, .p99_ms = 4.25},
+      .client_cpu_ms_per_handshake = 0.125,
+  };
+  EXPECT_DOUBLE_EQ(report.handshakes_per_second(), 1000.0 / 60.0);
+  const std::string text = render_text(report);
+  EXPECT_NE(text.find("  handshakes    1000 established, 1 failed, 16.7/s  p50 1.500 ms  p99 "
+                      "4.250 ms  client CPU 0.125 ms each\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(RenderTextTest, EmptyClosedLoopRunSaysSo) {
   LoadReport report;
   report.mode = ClosedLoop{64};

@@ -316,5 +316,37 @@ TEST(RenderJsonTest, NonFiniteNumbersStayValidJson) {
   expect_valid(render_json(report));
 }
 
+// A DTLS run carries its handshakes; a plain run has "handshakes": null. Both validate.
+TEST(RenderJsonTest, HandshakesOfADtlsRunValidateAndRoundTrip) {
+  LoadReport report = full_report();
+  EXPECT_TRUE(parse(render_json(report)).at("handshakes").is_null());
+  HdrHistogram handshake_us;
+  for (std::uint64_t value = 1000; value < 1100; ++value) handshake_us.record(value);
+  report.handshakes = HandshakeSummary{.started = 102,
+                                       .established = 100,
+                                       .failed = 2,
+                                       .sessions_closed = 1,
+                                       .time = summarize_latency(handshake_us),
+                                       .client_cpu_ms_per_handshake = 0.25};
+  const std::string rendered = render_json(report);
+  expect_valid(rendered);
+  expect_required_keys(parse(rendered), schema().as_object(), "$");
+  const json::value root = parse(rendered);
+  const json::value& handshakes = root.at("handshakes");
+  EXPECT_EQ(handshakes.at("started").to_number<std::uint64_t>(), 102u);
+  EXPECT_EQ(handshakes.at("established").to_number<std::uint64_t>(), 100u);
+  EXPECT_EQ(handshakes.at("failed").to_number<std::uint64_t>(), 2u);
+  EXPECT_EQ(handshakes.at("sessions_closed").to_number<std::uint64_t>(), 1u);
+  EXPECT_DOUBLE_EQ(handshakes.at("rate_per_second").to_number<double>(), 100 / 2.5);
+  EXPECT_EQ(handshakes.at("time_ms").at("samples").to_number<std::uint64_t>(), 100u);
+  EXPECT_DOUBLE_EQ(handshakes.at("time_ms").at("p99").to_number<double>(),
+                   report.handshakes->time.p99_ms);
+  EXPECT_DOUBLE_EQ(handshakes.at("client_cpu_ms_per_handshake").to_number<double>(), 0.25);
+
+  json::value broken = parse(rendered);
+  broken.as_object()["handshakes"].as_object().erase("failed");
+  EXPECT_FALSE(validate(broken, schema().as_object(), "$").empty());
+}
+
 }  // namespace
 }  // namespace iot::loadgen

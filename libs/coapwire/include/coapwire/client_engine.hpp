@@ -37,6 +37,16 @@
 // completes: send() refuses it (returns false, counted in no_message_id) rather than reuse an id
 // the server may still be answering. Ids are only guarded while in flight, not for the rest of
 // EXCHANGE_LIFETIME after completion.
+//
+// DTLS (coaps, RFC 7252 §9 with a pre-shared key): with EngineOptions::dtls_devices set, every
+// device is a DTLS 1.2 client (dtls::ClientChannel). Its handshake starts when it first has a
+// request to send (lazily: a huge fleet does not handshake all at once), requests queue until it
+// is established, and every CoAP datagram is sealed as it leaves (a request's retransmission
+// timer still starts when the sealed datagram leaves) and opened as it arrives. Lost flights are
+// retransmitted by DTLS's own timer; a handshake not established within dtls_handshake_timeout
+// fails, and the device's queued requests complete with Kind::handshake_failed. A session the
+// server closes (close_notify) or that fails is dropped: the device's next datagram starts a new
+// handshake.
 
 #include <chrono>
 #include <cstddef>
@@ -47,9 +57,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "coapwire/message.hpp"
 #include "coapwire/transmission.hpp"
+#include "dtls/client_channel.hpp"
 
 namespace iot::coapwire {
 
@@ -68,6 +80,23 @@ struct EngineOptions {
   int receive_buffer_bytes = 0;
   std::uint64_t random_seed = 0;  // message ids, tokens, timeouts; 0 draws one from the system
   std::size_t token_bytes = 4;    // 4..8 random bytes per request token
+
+  // DTLS with pre-shared keys: empty for plain UDP; else one entry per device (device i uses
+  // entry i), or a single entry every device shares. The keys are secrets: the engine never
+  // puts them in an exception or a failure text.
+  std::vector<dtls::ClientCredentials> dtls_devices;
+  // From the first ClientHello: a handshake not established by then fails (a wrong key makes
+  // the server drop our Finished without a word, so only a time limit ends it).
+  std::chrono::milliseconds dtls_handshake_timeout{10'000};
+};
+
+// A DTLS handshake that ended (EngineOptions::on_handshake).
+struct HandshakeEvent {
+  std::size_t device = 0;
+  bool established = false;                           // false: failed (see `failure`)
+  std::chrono::steady_clock::time_point started_at;   // the first ClientHello
+  std::chrono::steady_clock::time_point finished_at;  // established or given up
+  std::string_view failure;                           // valid during the call
 };
 
 struct Request {
@@ -89,6 +118,7 @@ struct Result {
                  // exchange timeout after an empty ACK or for a NON request
     reset,       // the server answered our message id with RST
     send_error,  // the kernel refused the datagram for good (see `error`)
+    handshake_failed,  // DTLS: the device's handshake failed or timed out (see `reason`)
   };
   Kind kind = Kind::response;
   Code code;  // the response code (response only)
@@ -101,6 +131,8 @@ struct Result {
   unsigned retransmissions = 0;  // of the request
   bool separate = false;         // a CON request answered in a separate CON/NON response
   int error = 0;                 // errno of a send_error
+  // handshake_failed: "dtls handshake failed: ..." (never a key). Valid during the call.
+  std::string_view reason;
   // The response with all its options; nullptr unless kind == response. Valid during the call.
   const Message* response = nullptr;
   std::chrono::steady_clock::time_point first_sent_at;  // {} if the request never left
@@ -131,7 +163,20 @@ struct EngineCounters {
   std::uint64_t would_block = 0;    // EAGAIN/ENOBUFS on send: kept, sent later
   std::uint64_t socket_errors = 0;  // errors about earlier datagrams (ECONNREFUSED ...)
   std::uint64_t no_message_id = 0;  // requests refused by send(): every id of the device in flight
+  // DTLS only.
+  std::uint64_t handshake_failures = 0;       // requests completed with Kind::handshake_failed
+  std::uint64_t dtls_handshakes_started = 0;  // ClientHellos of new handshakes
+  std::uint64_t dtls_handshakes_established = 0;
+  std::uint64_t dtls_handshakes_failed = 0;  // failed or timed out
+  std::uint64_t dtls_sessions_closed = 0;    // close_notify from the server, or a failed session
+  std::uint64_t dtls_handshake_nanoseconds = 0;  // summed over established handshakes
+  // This thread's CPU time spent in handshakes (every ClientHello, flight and timer until
+  // established or failed), all handshakes together: the client's cost of a handshake.
+  std::uint64_t dtls_handshake_cpu_nanoseconds = 0;
 };
+
+// Called on the engine's thread inside poll() when a handshake ends; must not call the engine.
+using HandshakeObserver = std::function<void(const HandshakeEvent&)>;
 
 class ClientEngine {
  public:
@@ -139,7 +184,7 @@ class ClientEngine {
   // devices need it, and opens every socket. Throws std::invalid_argument for bad options and
   // std::runtime_error when the host does not resolve or the sockets cannot be had (the message
   // says how many descriptors or ports are needed).
-  explicit ClientEngine(EngineOptions options);
+  explicit ClientEngine(EngineOptions options, HandshakeObserver on_handshake = {});
   ~ClientEngine();  // closes every socket; requests in flight are dropped without completion
   ClientEngine(ClientEngine&&) noexcept;
   ClientEngine& operator=(ClientEngine&&) noexcept;

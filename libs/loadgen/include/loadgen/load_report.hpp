@@ -45,6 +45,20 @@ struct LatencySummary {
 // Fills LoadReport::latency (and the p50/p99 of a SecondSample) from recorded microseconds.
 LatencySummary summarize_latency(const HdrHistogram& latency_us);
 
+// DTLS handshakes of a run over coaps.
+struct HandshakeSummary {
+  std::uint64_t started = 0;
+  std::uint64_t established = 0;
+  std::uint64_t failed = 0;           // failed or timed out
+  std::uint64_t sessions_closed = 0;  // by the server (close_notify): the device handshakes again
+  LatencySummary time;                // first ClientHello -> established, of established ones
+  // The client's CPU time in handshakes divided by the handshakes that ended (established or
+  // failed); 0 when none ended.
+  double client_cpu_ms_per_handshake = 0;
+
+  bool operator==(const HandshakeSummary&) const = default;
+};
+
 // Everything `iotc load` reports about one run.
 struct LoadReport {
   std::string run_id;
@@ -67,6 +81,7 @@ struct LoadReport {
 
   LatencySummary latency;
   std::vector<SecondSample> per_second;
+  std::optional<HandshakeSummary> handshakes;  // DTLS runs only
 
   // Derived, so they cannot disagree with the counts above.
   std::uint64_t answered() const;      // all responses, any code
@@ -76,6 +91,8 @@ struct LoadReport {
   // Fraction of requests sent that got no 2.xx answer (other codes, timeouts, send errors); 0
   // when nothing was sent.
   double error_rate() const;
+  // Established handshakes per second of duration; 0 without DTLS or duration.
+  double handshakes_per_second() const;
 };
 
 // A compact, aligned report for a terminal, ending in a newline.
