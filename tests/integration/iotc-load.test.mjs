@@ -92,7 +92,11 @@ describe('iotc load', () => {
     assert.match(r.stderr, /error rate/);
   });
 
-  it('a server that never answers: a device out of CoAP message ids does not abort the run; the unsent requests are send errors', async () => {
+  // Needs iotc to send over 70,000 requests in its 1 s schedule: a ThreadSanitizer build (the tsan
+  // test preset sets TSAN_OPTIONS) sent about 53,000 in a suite run on 2 cores, enough only when
+  // it had the machine to itself. The ASan run (ci/test.sh) keeps the check.
+  const underTsan = process.env.TSAN_OPTIONS !== undefined;
+  it('a server that never answers: a device out of CoAP message ids does not abort the run; the unsent requests are send errors', { skip: underTsan && 'too slow under ThreadSanitizer' }, async () => {
     // 100,000 requests due in 1 s on one device: after 65,536 every message id is in flight (no
     // answer, no timeout within the run), so the rest cannot be sent. iotc must neither reuse an
     // id nor die (it used to abort with std::length_error, exit 134): it reports them.

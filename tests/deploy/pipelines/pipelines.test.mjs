@@ -123,7 +123,7 @@ function gitlabProblems(doc) {
   const expect = (condition, message) => condition || problems.push(message);
   expect(JSON.stringify(doc.stages) === JSON.stringify(["test", "image", "e2e", "deploy"]), `stages ${JSON.stringify(doc.stages)}`);
   const names = gitlabJobs(doc).map(([name]) => name);
-  for (const name of ["build-test", "lint", "clang-tidy", "helm-lint", "kubeconform", "image-build", "e2e", "deploy-staging", "deploy-production"]) {
+  for (const name of ["build-test", "lint", "clang-tidy", "tsan", "helm-lint", "kubeconform", "image-build", "e2e", "deploy-staging", "deploy-production"]) {
     expect(names.includes(name), `job ${name} missing`);
   }
   if (problems.length) return problems;
@@ -135,11 +135,14 @@ function gitlabProblems(doc) {
   expect(/^bash ci\/test\.sh$/m.test(scriptText(buildTest)), "build-test does not run bash ci/test.sh");
   expect(buildTest.artifacts?.when === "on_failure" && buildTest.artifacts.paths?.includes("build/asan/Testing/Temporary/LastTest.log"), "build-test: no ctest log artifact on failure");
   expect(!buildTest.cache, "build-test caches");
+  const tsan = job("tsan");
+  expect(/^bash ci\/tsan\.sh$/m.test(scriptText(tsan)), "tsan does not run bash ci/tsan.sh");
+  expect(tsan.artifacts?.when === "on_failure" && tsan.artifacts.paths?.includes("build/tsan/Testing/Temporary/LastTest.log"), "tsan: no ctest log artifact on failure");
   expect(/^bash ci\/lint\.sh\b/m.test(scriptText(job("lint"))), "lint does not run ci/lint.sh");
   expect(/^bash ci\/lint\.sh tidy$/m.test(scriptText(job("clang-tidy"))), "clang-tidy does not run ci/lint.sh tidy");
   // Report-only until the tree's existing findings are fixed (ci/README.md); everything else must pass.
   expect(job("clang-tidy").allow_failure === true, "clang-tidy is not report-only");
-  for (const name of ["build-test", "lint", "helm-lint", "kubeconform", "image-build", "e2e", "deploy-staging"]) {
+  for (const name of ["build-test", "lint", "tsan", "helm-lint", "kubeconform", "image-build", "e2e", "deploy-staging"]) {
     expect(!job(name).allow_failure, `${name} may fail`);
   }
   expect(/ci\/lint\.sh chart/.test(scriptText(job("helm-lint"))), "helm-lint does not run ci/lint.sh chart");
@@ -187,7 +190,7 @@ test("GitLab: gitlab-ci-local accepts ci/gitlab-ci.yml against GitLab's schema, 
   };
   const [main, ...results] = await Promise.all([gitlabList(gitlabText), ...Object.values(broken).map(([text]) => gitlabList(text))]);
   assert.equal(main.code, 0, main.output);
-  assert.deepEqual([...main.jobs.keys()], ["build-test", "lint", "clang-tidy", "fuzz", "helm-lint", "kubeconform", "image-build", "e2e", "deploy-staging", "deploy-production"]);
+  assert.deepEqual([...main.jobs.keys()], ["build-test", "lint", "clang-tidy", "fuzz", "tsan", "helm-lint", "kubeconform", "image-build", "e2e", "deploy-staging", "deploy-production"]);
   assert.deepEqual(main.jobs.get("e2e").needs, ["image-build"]);
   Object.entries(broken).forEach(([what, [text, reason]], i) => {
     assert.notEqual(text, gitlabText, `the mutation "${what}" changed nothing`);
@@ -230,6 +233,8 @@ test("GitLab: the job graph keeps its promises, and each broken promise is repor
     "no dotenv digest": (d) => { delete d["image-build"].artifacts; },
     "build-test skips ci/test.sh": (d) => { d["build-test"].script = ["cmake --preset release"]; },
     "lint allowed to fail": (d) => { d.lint.allow_failure = true; },
+    "tsan skips ci/tsan.sh": (d) => { d.tsan.script = ["bash ci/test.sh"]; },
+    "tsan allowed to fail": (d) => { d.tsan.allow_failure = true; },
     "production automatic": (d) => { d["deploy-production"].rules = [{ if: "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" }]; },
     "deploy interruptible": (d) => { d[".deploy"].interruptible = true; },
     "deploy without tests": (d) => { d["deploy-staging"].needs = [{ job: "image-build", artifacts: true }]; },
@@ -263,7 +268,7 @@ function githubProblems(doc) {
   const problems = [];
   const expect = (condition, message) => condition || problems.push(message);
   const jobs = doc.jobs ?? {};
-  for (const name of ["build-test", "lint", "clang-tidy", "chart-lint", "image-build", "e2e", "deploy-staging", "deploy-production"]) {
+  for (const name of ["build-test", "lint", "clang-tidy", "tsan", "chart-lint", "image-build", "e2e", "deploy-staging", "deploy-production"]) {
     expect(jobs[name], `job ${name} missing`);
   }
   if (problems.length) return problems;
@@ -289,9 +294,11 @@ function githubProblems(doc) {
   expect(jobs["image-build"].permissions?.packages === "write", "image-build cannot push");
   expect(/^bash ci\/test\.sh$/m.test(runs("build-test")) && jobs["build-test"].container === "debian:12", "build-test does not run ci/test.sh on debian:12");
   expect(jobs["build-test"].steps.some((s) => s.if === "failure()" && /LastTest\.log/.test(s.with?.path ?? "")), "build-test keeps no ctest log on failure");
+  expect(/^bash ci\/tsan\.sh$/m.test(runs("tsan")) && jobs.tsan.container === "debian:12", "tsan does not run ci/tsan.sh on debian:12");
+  expect(jobs.tsan.steps.some((s) => s.if === "failure()" && /build\/tsan\/Testing\/Temporary\/LastTest\.log/.test(s.with?.path ?? "")), "tsan keeps no ctest log on failure");
   expect(/^bash ci\/lint\.sh\b/m.test(runs("lint")), "lint does not run ci/lint.sh");
   expect(/^bash ci\/lint\.sh tidy$/m.test(runs("clang-tidy")) && jobs["clang-tidy"]["continue-on-error"] === true, "clang-tidy is not a report-only ci/lint.sh tidy job");
-  for (const name of ["build-test", "lint", "chart-lint", "image-build", "e2e", "deploy-staging", "deploy-production"]) {
+  for (const name of ["build-test", "lint", "tsan", "chart-lint", "image-build", "e2e", "deploy-staging", "deploy-production"]) {
     expect(!jobs[name]["continue-on-error"], `${name} may fail`);
   }
 
@@ -363,6 +370,8 @@ test("GitHub: the job graph and permissions keep their promises, and each broken
     "e2e before the image": (d) => { d.jobs.e2e.needs = []; },
     "build-test skips ci/test.sh": (d) => { d.jobs["build-test"].steps[2].run = "cmake --preset release"; },
     "e2e allowed to fail": (d) => { d.jobs.e2e["continue-on-error"] = true; },
+    "tsan skips ci/tsan.sh": (d) => { d.jobs.tsan.steps[2].run = "bash ci/test.sh"; },
+    "tsan allowed to fail": (d) => { d.jobs.tsan["continue-on-error"] = true; },
   };
   for (const [what, mutate] of Object.entries(mutations)) {
     const copy = structuredClone(doc);
@@ -395,7 +404,7 @@ const githubBlocks = (doc) =>
 
 test("shellcheck: every *.sh in the repository and every script:/run: block, and it catches an error", () => {
   const listed = git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.sh").split("\0").filter(Boolean);
-  for (const script of ["ci/image-build.sh", "ci/helm-deploy.sh", "ci/lint.sh", "ci/test.sh"]) assert.ok(listed.includes(script), `${script} not found by git ls-files`);
+  for (const script of ["ci/image-build.sh", "ci/helm-deploy.sh", "ci/lint.sh", "ci/test.sh", "ci/tsan.sh"]) assert.ok(listed.includes(script), `${script} not found by git ls-files`);
   const scripts = run("shellcheck", ["-x", "--format=gcc", ...listed], { cwd: root });
   assert.equal(scripts.code, 0, scripts.output);
 
@@ -684,7 +693,7 @@ if [[ -n \${FAIL_LINT:-} && $1 == lint && " $* " == *"$FAIL_LINT"* ]]; then exit
 });
 
 test("the scripts the pipelines call exist and are executable", () => {
-  for (const script of ["ci/test.sh", "ci/lint.sh", "ci/image-build.sh", "ci/helm-deploy.sh", "ci/compose-e2e.sh"]) {
+  for (const script of ["ci/test.sh", "ci/tsan.sh", "ci/lint.sh", "ci/image-build.sh", "ci/helm-deploy.sh", "ci/compose-e2e.sh"]) {
     const mode = statSync(join(root, script)).mode;
     assert.ok(mode & 0o100, `${script} is not executable`);
   }

@@ -9,6 +9,25 @@ export const READY_TIMEOUT_MS = 15_000;
 
 const live = new Set();
 
+// A sanitizer report on a child's stderr fails the test file, whatever the test itself checked:
+// under halt_on_error (ASan's abort_on_error, TSan's halt_on_error=1, exit status 66) the report
+// may come at shutdown, after a SIGKILL the test expected, or in a run whose exit status nobody
+// reads. Each report is printed once at exit, with the command that produced it.
+const SANITIZER_REPORT = /^(WARNING: ThreadSanitizer:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|SUMMARY: UndefinedBehaviorSanitizer)|: runtime error: /m;
+const sanitizerReports = [];
+
+/** Record a sanitizer report in a finished child's stderr (see SANITIZER_REPORT). */
+export function noteSanitizerReport(command, stderr) {
+  const m = SANITIZER_REPORT.exec(stderr ?? '');
+  if (m) sanitizerReports.push(`${command}\n${stderr.slice(Math.max(0, m.index - 200))}`);
+}
+
+process.on('exit', () => {
+  if (sanitizerReports.length === 0) return;
+  process.exitCode = 1;
+  for (const report of sanitizerReports) process.stderr.write(`\nsanitizer report from ${report}\n`);
+});
+
 /** Register a child process so that killAll() ends it if a test leaves it running. */
 export function trackProcess(p) {
   live.add(p);
@@ -88,6 +107,7 @@ export function runCollector(args, { env = {}, timeoutMs = 15_000 } = {}) {
     proc.on('close', (status, signal) => {
       clearTimeout(timer);
       live.delete(proc);
+      noteSanitizerReport(`iot-collector ${args.join(' ')}`, stderr);
       resolve({ status, signal, stdout, stderr });
     });
   });
@@ -126,6 +146,7 @@ export class Collector {
     c.exit = new Promise((resolve) => {
       c.proc.on('close', (status, signal) => {
         live.delete(c.proc);
+        noteSanitizerReport(`iot-collector ${c.args.join(' ')}`, c.stderr);
         c.exited = { status, signal };
         resolve(c.exited);
       });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import dgram from 'node:dgram';
 import coap from 'coap';
 import { spawn } from 'node:child_process';
-import { trackProcess, waitFor } from './collector.mjs';
+import { noteSanitizerReport, trackProcess, waitFor } from './collector.mjs';
 
 export function iotcBin() {
   const bin = process.env.IOTC_BIN;
@@ -33,6 +33,7 @@ export function iotc(args, { timeoutMs = 30_000, env = {} } = {}) {
     });
     p.on('close', (status, signal) => {
       clearTimeout(timer);
+      noteSanitizerReport(`iotc ${args.join(' ')}`, stderr);
       resolve({ status, signal, stdout, stderr });
     });
   });
