@@ -113,6 +113,11 @@ seccompProfile:
 {{- printf "http://%s-kibana.%s.svc:%d" (include "iot-telemetry.fullname" .) .Release.Namespace (int .Values.kibana.service.port) }}
 {{- end }}
 
+{{/* Where the collector reads the devices' pre-shared keys: a file of the mounted dtls.existingSecret. */}}
+{{- define "iot-telemetry.dtls.pskFile" -}}
+/etc/iot-collector/dtls/psk.txt
+{{- end }}
+
 {{- define "iot-telemetry.coapServiceName" -}}
 {{- printf "%s-coap" (include "iot-telemetry.fullname" .) }}
 {{- end }}
@@ -137,7 +142,9 @@ Non-secret collector configuration, as IOT_COLLECTOR_* variables. One definition
 ConfigMap and the Pods' checksum annotation, so a configuration change rolls the Pods.
 */}}
 {{- define "iot-telemetry.collector.config" -}}
+{{- if not .Values.dtls.required }}
 IOT_COLLECTOR_LISTEN: {{ printf "0.0.0.0:%d" 5683 | quote }}
+{{- end }}
 IOT_COLLECTOR_ADMIN_LISTEN: {{ printf "0.0.0.0:%d" 8080 | quote }}
 IOT_COLLECTOR_LOG_LEVEL: {{ .Values.collector.logLevel | quote }}
 IOT_COLLECTOR_LOG_FORMAT: {{ .Values.collector.logFormat | quote }}
@@ -171,6 +178,14 @@ IOT_COLLECTOR_ELASTICSEARCH_USERNAME: {{ .Values.elasticsearch.collectorUsername
 {{- if .Values.collector.threads }}
 IOT_COLLECTOR_THREADS: {{ .Values.collector.threads | int64 | quote }}
 {{- end }}
+{{- if .Values.dtls.enabled }}
+{{- /* The PSK file is a mounted Secret (no subPath): kubelet swaps it in place and the collector re-reads it. */}}
+IOT_COLLECTOR_PSK_FILE: {{ include "iot-telemetry.dtls.pskFile" . | quote }}
+IOT_COLLECTOR_LISTEN_DTLS: {{ printf "0.0.0.0:%d" 5684 | quote }}
+IOT_COLLECTOR_REQUIRE_DTLS: {{ .Values.dtls.required | toString | quote }}
+IOT_COLLECTOR_DTLS_MAX_SESSIONS: {{ .Values.dtls.maxSessions | int64 | quote }}
+IOT_COLLECTOR_DTLS_IDLE_TIMEOUT: {{ .Values.dtls.idleTimeoutSeconds | int64 | quote }}
+{{- end }}
 {{- if and (not .Values.elasticsearch.enabled) (or .Values.externalElasticsearch.ca.secretName .Values.externalElasticsearch.ca.configMapName) }}
 IOT_COLLECTOR_ELASTICSEARCH_CA: {{ printf "/etc/iot-collector/elasticsearch-ca/%s" .Values.externalElasticsearch.ca.key | quote }}
 {{- end }}
@@ -178,6 +193,12 @@ IOT_COLLECTOR_ELASTICSEARCH_CA: {{ printf "/etc/iot-collector/elasticsearch-ca/%
 
 {{/* Checks across values that the JSON schema cannot express. */}}
 {{- define "iot-telemetry.validate" -}}
+{{- if and .Values.dtls.enabled (not .Values.dtls.existingSecret) }}
+{{- fail "dtls.enabled needs dtls.existingSecret: a Secret with the devices' keys, e.g. kubectl create secret generic iot-psk --from-file=psk.txt=./psk.txt (keys never go into values)" }}
+{{- end }}
+{{- if and .Values.dtls.required (not .Values.dtls.enabled) }}
+{{- fail "dtls.required closes plain CoAP and needs dtls.enabled (with dtls.existingSecret): otherwise no device could connect" }}
+{{- end }}
 {{- if and .Values.collector.rateBurst (not .Values.collector.rateLimit) }}
 {{- fail "collector.rateBurst needs collector.rateLimit: the collector refuses to start otherwise" }}
 {{- end }}

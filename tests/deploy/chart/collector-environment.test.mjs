@@ -28,6 +28,8 @@ const examples = fs
 
 // What the Secrets hold in this test; the keys are the ones the deployment mounts.
 const CREDENTIALS = { username: 'iot-collector', password: 'p"a$s w\\rd', apiKey: 'collector-id:collector-secret' };
+// A PSK file in the format the collector reads (hex and base64 keys of 16 bytes, a comment).
+const PSK_FILE = '# test devices\nsensor-1 00112233445566778899aabbccddeeff\nsensor-2\tbase64:ABEiM0RVZneImaq7zN3u/w==  # base64\n';
 const temporary = [];
 after(async () => {
   await cleanupElastic();
@@ -43,6 +45,7 @@ function tempDir(prefix) {
 /** The content a mounted Secret/ConfigMap item has in this test, by what the deployment calls it. */
 function mountedContent(key, certificates) {
   if (/ca\.(crt|pem)$|^ca$/.test(key)) return certificates.ca;
+  if (/psk/i.test(key)) return PSK_FILE;
   if (/api.?key/i.test(key)) return CREDENTIALS.apiKey;
   if (/user/i.test(key)) return CREDENTIALS.username;
   if (/password/i.test(key)) return `${CREDENTIALS.password}\n`; // Secrets often end in a newline
@@ -91,8 +94,8 @@ function chartEnvironment(objects, certificates) {
 }
 
 /** The collector service's environment from `docker-compose config` with .env.example. */
-function composeEnvironment() {
-  const text = execFileSync('docker-compose', ['-f', 'docker-compose.yml', '--env-file', '.env.example', 'config'], {
+function composeEnvironment(envFile = '.env.example') {
+  const text = execFileSync('docker-compose', ['-f', 'docker-compose.yml', '--env-file', envFile, 'config'], {
     cwd: root,
     encoding: 'utf8',
   });
@@ -101,7 +104,8 @@ function composeEnvironment() {
   // The password file lives on the collector-secrets volume, written there by the setup service.
   const secrets = tempDir('compose-secrets-');
   for (const [name, value] of Object.entries(env)) {
-    if (name.endsWith('_FILE')) {
+    // Empty is unset for the collector (compose renders DTLS off as IOT_COLLECTOR_PSK_FILE="").
+    if (name.endsWith('_FILE') && value !== '') {
       const file = path.join(secrets, path.basename(value));
       fs.writeFileSync(file, mountedContent(path.basename(value), {}));
       env[name] = file;
@@ -121,13 +125,17 @@ async function startsAndStores(env, certificates) {
     ? { apiKey: CREDENTIALS.apiKey }
     : { username: CREDENTIALS.username, password: CREDENTIALS.password };
   const es = await startEs({ tls, auth });
+  const dtls = Boolean(env.IOT_COLLECTOR_PSK_FILE);
+  const plainClosed = env.IOT_COLLECTOR_REQUIRE_DTLS === 'true';
   const collector = await Collector.start({
     standardFlags: false,
     env: {
       ...env,
-      // Loopback and free ports instead of the container's 0.0.0.0:5683 and :8080; the rendered
-      // node URLs (cluster DNS names) replaced by the test server, with the same scheme.
-      IOT_COLLECTOR_LISTEN: '127.0.0.1:0',
+      // Loopback and free ports instead of the container's 0.0.0.0:5683, :5684 and :8080; the
+      // rendered node URLs (cluster DNS names) replaced by the test server, with the same scheme.
+      // With DTLS required the deployment sets no plain listen address, and neither does this.
+      ...(plainClosed ? {} : { IOT_COLLECTOR_LISTEN: '127.0.0.1:0' }),
+      ...(dtls ? { IOT_COLLECTOR_LISTEN_DTLS: '127.0.0.1:0' } : {}),
       IOT_COLLECTOR_ADMIN_LISTEN: '127.0.0.1:0',
       IOT_COLLECTOR_ELASTICSEARCH_URL: es.url,
       IOT_COLLECTOR_INSTANCE: 'deploy-test',
@@ -138,6 +146,9 @@ async function startsAndStores(env, certificates) {
     // The collector warns about IOT_COLLECTOR_* variables that name no flag: here, a typo.
     const ignored = collector.logsWith('ignoring environment variables that name no flag; a typo?');
     assert.deepEqual(ignored.map((line) => line.variables), [], 'every variable names a flag');
+    // Plain CoAP is closed with DTLS required, and these tests have no DTLS client: starting with
+    // the PSK file, bootstrapping and knowing every variable is what is checked then.
+    if (plainClosed) return;
     const event = { sender: 'deploy-test', origin: 'chart', payload: { type: 'temperature', value: 21.5 } };
     const answer = await coapClient({ uri: collector.coapUri('/events'), method: 'post', payload: JSON.stringify(event), contentFormat: 50 });
     assert.equal(answer.code, '2.01', `${answer.code} ${answer.diagnostic}`);
@@ -166,8 +177,38 @@ describe('the real collector accepts the configuration the deployments give it',
     await startsAndStores(env, certificates);
   });
 
+  it('chart, with DTLS-PSK from a Secret (plain CoAP still open)', async () => {
+    const valuesFile = writeValuesFile({ dtls: { enabled: true, existingSecret: 'iot-psk', maxSessions: 100, idleTimeoutSeconds: 30 } });
+    const env = chartEnvironment(renderChart(chartDir, { valuesFiles: [valuesFile] }).objects, certificates);
+    assert.equal(fs.readFileSync(env.IOT_COLLECTOR_PSK_FILE, 'utf8'), PSK_FILE);
+    assert.equal(env.IOT_COLLECTOR_REQUIRE_DTLS, 'false');
+    await startsAndStores(env, certificates);
+  });
+
+  it('chart, with DTLS-PSK required', async () => {
+    const valuesFile = writeValuesFile({ dtls: { enabled: true, required: true, existingSecret: 'iot-psk' } });
+    const env = chartEnvironment(renderChart(chartDir, { valuesFiles: [valuesFile] }).objects, certificates);
+    assert.equal(env.IOT_COLLECTOR_REQUIRE_DTLS, 'true');
+    assert.equal(env.IOT_COLLECTOR_LISTEN, undefined);
+    await startsAndStores(env, certificates);
+  });
+
   it('docker-compose.yml with .env.example', async () => {
-    await startsAndStores(composeEnvironment(), certificates);
+    const env = composeEnvironment();
+    assert.equal(env.IOT_COLLECTOR_PSK_FILE, '', 'DTLS is off by default');
+    await startsAndStores(env, certificates);
+  });
+
+  it('docker-compose.yml with DTLS-PSK turned on in .env', async () => {
+    const dir = tempDir('compose-dtls-');
+    const envFile = path.join(dir, 'dtls.env');
+    fs.writeFileSync(path.join(dir, 'psk.txt'), PSK_FILE);
+    fs.writeFileSync(envFile, fs.readFileSync(path.join(root, '.env.example'), 'utf8')
+      .replace(/^PSK_HOST_FILE=.*$/m, `PSK_HOST_FILE=${path.join(dir, 'psk.txt')}`)
+      .replace(/^COLLECTOR_PSK_FILE=.*$/m, 'COLLECTOR_PSK_FILE=/run/secrets/psk.txt'));
+    const env = composeEnvironment(envFile);
+    assert.equal(path.basename(env.IOT_COLLECTOR_PSK_FILE), 'psk.txt');
+    await startsAndStores(env, certificates);
   });
 
   it('and the check fails for a variable the collector does not know', async () => {

@@ -42,8 +42,9 @@ const find = (objects, kind, predicate = () => true) => objects.filter((o) => o.
 const hookOf = (o) => o.metadata.annotations?.['helm.sh/hook'];
 const collector = (objects) =>
   find(objects, 'Deployment', (o) => component(o) === 'collector')[0];
+// The devices' Service: plain CoAP (port "coap") and/or DTLS (port "coaps", alone with dtls.required).
 const coapService = (objects) =>
-  find(objects, 'Service', (o) => o.spec.ports?.some((p) => p.name === 'coap'))[0];
+  find(objects, 'Service', (o) => o.spec.ports?.some((p) => p.name === 'coap' || p.name === 'coaps'))[0];
 
 /** Env of a container with envFrom ConfigMaps resolved (what the process sees, secrets aside). */
 function effectiveEnv(objects, container) {
@@ -67,14 +68,26 @@ const checks = {
   coapService({ objects, values }) {
     const errors = [];
     const svc = coapService(objects);
-    if (!svc) return ['no Service with a port named coap'];
+    if (!svc) return ['no Service with a port named coap or coaps'];
     const want = values.service.coap;
     if (svc.spec.type !== want.type) errors.push(`type ${svc.spec.type}, want ${want.type}`);
     const coap = svc.spec.ports.find((p) => p.name === 'coap');
-    if (coap.protocol !== 'UDP' || coap.port !== want.port) errors.push(`coap port ${coap.protocol}/${coap.port}`);
+    // dtls.required closes plain CoAP: no port 5683 anywhere a device could reach.
+    if (values.dtls.required) {
+      if (coap) errors.push(`plain CoAP port ${coap.port} on the Service although dtls.required`);
+    } else if (!coap) {
+      errors.push('no coap port on the Service');
+    } else if (coap.protocol !== 'UDP' || coap.port !== want.port || coap.targetPort !== 'coap') {
+      errors.push(`coap port ${coap.protocol}/${coap.port} -> ${coap.targetPort}`);
+    }
     if (svc.spec.ports.some((p) => p.protocol !== 'UDP')) errors.push('a non-UDP port on the CoAP Service');
     const dtls = svc.spec.ports.find((p) => p.name === 'coaps');
     if (values.dtls.enabled !== Boolean(dtls)) errors.push(`DTLS port present=${Boolean(dtls)}, dtls.enabled=${values.dtls.enabled}`);
+    if (dtls && (dtls.port !== values.dtls.port || dtls.targetPort !== 'coaps')) errors.push(`coaps port ${dtls.port} -> ${dtls.targetPort}`);
+    // MetalLB: both ports on this one Service share its IP; no second device-facing Service
+    // (which would need metallb.io/allow-shared-ip to get the same address).
+    const deviceServices = find(objects, 'Service', (o) => o.spec.ports?.some((p) => p.protocol === 'UDP'));
+    if (deviceServices.length !== 1) errors.push(`${deviceServices.length} Services with UDP ports, want 1`);
     if (svc.spec.externalTrafficPolicy !== want.externalTrafficPolicy) {
       errors.push(`externalTrafficPolicy ${svc.spec.externalTrafficPolicy}, want ${want.externalTrafficPolicy}`);
     }
@@ -135,7 +148,12 @@ const checks = {
       errors.push(`collector admin listens on ${env.IOT_COLLECTOR_ADMIN_LISTEN}`);
     }
     const coapPort = c.ports.find((p) => p.name === 'coap');
-    if (coapPort?.containerPort !== 5683 || coapPort.protocol !== 'UDP') errors.push('no UDP coap port 5683');
+    if (env.IOT_COLLECTOR_REQUIRE_DTLS === 'true') {
+      if (coapPort || env.IOT_COLLECTOR_LISTEN) errors.push('plain CoAP port or listen address although DTLS is required');
+    } else if (coapPort?.containerPort !== 5683 || coapPort.protocol !== 'UDP') errors.push('no UDP coap port 5683');
+    const coapsPort = c.ports.find((p) => p.name === 'coaps');
+    if (Boolean(coapsPort) !== Boolean(env.IOT_COLLECTOR_PSK_FILE)) errors.push('coaps port and IOT_COLLECTOR_PSK_FILE disagree');
+    if (coapsPort && (coapsPort.containerPort !== 5684 || coapsPort.protocol !== 'UDP')) errors.push('coaps is not UDP 5684');
     for (const [probe, pathWanted] of [['startupProbe', '/healthz'], ['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']]) {
       const get = c[probe]?.httpGet;
       if (!get) { errors.push(`${probe} is not an httpGet`); continue; }
@@ -238,7 +256,8 @@ const checks = {
       : `${values.image.repository}:${values.image.tag || '0.1.0'}`;
     const errors = [];
     const ours = objects.filter((o) => workloadKinds.has(o.kind) && ['collector', 'test'].includes(component(o)));
-    if (ours.length < 2) errors.push('collector Deployment or test Pod missing');
+    // No test Pod with dtls.required (iotc speaks no DTLS): see helmTest.
+    if (ours.length < (values.dtls.required ? 1 : 2)) errors.push('collector Deployment or test Pod missing');
     for (const o of ours) {
       for (const c of containersOf(o)) if (c.image !== want) errors.push(`${o.metadata.name}: image ${c.image}, want ${want}`);
     }
@@ -278,7 +297,12 @@ const checks = {
     if (values.networkPolicy.collector.enabled) {
       if (!cPolicy) return [...errors, 'no NetworkPolicy for the collectors'];
       const udp = cPolicy.spec.ingress.find((r) => r.ports?.some((p) => p.port === 5683 && p.protocol === 'UDP'));
-      if (!udp || udp.from) errors.push('CoAP not open to every device');
+      if (values.dtls.required) {
+        if (udp) errors.push('plain CoAP 5683 admitted although dtls.required');
+      } else if (!udp || udp.from) errors.push('CoAP not open to every device');
+      const dtls = cPolicy.spec.ingress.find((r) => r.ports?.some((p) => p.port === 5684 && p.protocol === 'UDP'));
+      if (values.dtls.enabled && (!dtls || dtls.from)) errors.push('DTLS 5684/udp not open to every device');
+      if (!values.dtls.enabled && dtls) errors.push('DTLS 5684/udp admitted although dtls.enabled is false');
       const admin = cPolicy.spec.ingress.find((r) => r.ports?.some((p) => p.port === 8080));
       if (!admin || JSON.stringify(admin.from?.[0]?.namespaceSelector) !== JSON.stringify(values.networkPolicy.collector.monitoringNamespaceSelector)) {
         errors.push('admin port not limited to the monitoring namespace');
@@ -329,6 +353,8 @@ const checks = {
 
   helmTest({ objects, values }) {
     const pods = find(objects, 'Pod', (o) => hookOf(o) === 'test');
+    // iotc speaks no DTLS: with plain CoAP closed, a test Pod could only fail.
+    if (values.dtls.required) return pods.length ? [`${pods.length} helm test Pods although dtls.required`] : [];
     if (pods.length !== 1) return [`${pods.length} helm test Pods`];
     const [pod] = pods;
     const errors = [];
@@ -343,7 +369,7 @@ const checks = {
 
   secretsOnlyFromSecrets({ objects }) {
     const errors = [];
-    const secretLike = /PASSWORD|API_?KEY|ENCRYPTIONKEY|TOKEN|SECRET/i;
+    const secretLike = /PASSWORD|API_?KEY|ENCRYPTIONKEY|TOKEN|SECRET|PSK/i;
     const secretValues = [];
     for (const s of find(objects, 'Secret')) {
       for (const v of Object.values(s.data ?? {})) secretValues.push(Buffer.from(v, 'base64').toString());
@@ -374,6 +400,40 @@ const checks = {
     if (!env.IOT_COLLECTOR_ELASTICSEARCH_PASSWORD_FILE && !env.IOT_COLLECTOR_ELASTICSEARCH_API_KEY_FILE) {
       errors.push('collector has no Elasticsearch credentials file');
     }
+    return errors;
+  },
+
+  dtls({ objects, values }) {
+    const errors = [];
+    const dep = collector(objects);
+    const spec = dep.spec.template.spec;
+    const c = spec.containers.find((x) => x.name === 'collector');
+    const env = effectiveEnv(objects, c);
+    const d = values.dtls;
+    const dtlsVars = Object.keys(env).filter((k) => /PSK|DTLS/.test(k));
+    if (!d.enabled) return dtlsVars.length ? [`DTLS variables without dtls.enabled: ${dtlsVars}`] : [];
+    const want = {
+      IOT_COLLECTOR_LISTEN_DTLS: '0.0.0.0:5684',
+      IOT_COLLECTOR_REQUIRE_DTLS: String(d.required),
+      IOT_COLLECTOR_DTLS_MAX_SESSIONS: String(d.maxSessions),
+      IOT_COLLECTOR_DTLS_IDLE_TIMEOUT: String(d.idleTimeoutSeconds),
+    };
+    for (const [k, v] of Object.entries(want)) if (env[k] !== v) errors.push(`${k}=${env[k]}, want ${v}`);
+    const file = env.IOT_COLLECTOR_PSK_FILE;
+    if (typeof file !== 'string') return [...errors, 'no IOT_COLLECTOR_PSK_FILE'];
+    // The PSK file must be a file of dtls.existingSecret's volume, mounted as a directory: the
+    // kubelet updates Secret volumes by a symlink swap that subPath mounts never see.
+    const mount = (c.volumeMounts ?? []).find((m) => file.startsWith(`${m.mountPath}/`));
+    const volume = spec.volumes?.find((v) => v.name === mount?.name);
+    if (!mount) return [...errors, `${file} is in no mounted volume`];
+    if (mount.subPath || mount.subPathExpr) errors.push('the PSK Secret is mounted with subPath (never updated)');
+    if (mount.readOnly !== true) errors.push('the PSK Secret is mounted writable');
+    if (volume?.secret?.secretName !== d.existingSecret) errors.push(`PSK volume from ${JSON.stringify(volume?.secret?.secretName)}, want ${d.existingSecret}`);
+    const item = volume?.secret?.items?.find((i) => `${mount.mountPath}/${i.path}` === file);
+    if (item?.key !== d.secretKey) errors.push(`PSK file from key ${item?.key}, want ${d.secretKey}`);
+    if (((volume?.secret?.defaultMode ?? 0o644) & 0o007) !== 0) errors.push('PSK file readable by others');
+    // No key material in the rendered chart: the chart never creates the PSK Secret itself.
+    if (find(objects, 'Secret', (s) => s.metadata.name === d.existingSecret).length) errors.push('the chart renders the PSK Secret');
     return errors;
   },
 
@@ -413,6 +473,7 @@ describe('variants', () => {
   test('dtls, NodePort-free shared IP, API key, CA ConfigMap and Cluster policy render consistently', () => {
     const r = render([path.join(examplesDir, 'external-elasticsearch.yaml')], {
       'dtls.enabled': true,
+      'dtls.existingSecret': 'iot-psk',
       'service.coap.externalTrafficPolicy': 'Cluster',
       'service.coap.allowSharedIP': 'iot',
       'externalElasticsearch.apiKeyKey': 'api-key',
@@ -430,6 +491,82 @@ describe('variants', () => {
     assert.equal(ca.configMap.name, 'es-ca');
   });
 
+  test('dtls.enabled: both UDP ports on the one LoadBalancer Service, the PSK Secret mounted as a directory', () => {
+    const r = render([], {
+      'dtls.enabled': true,
+      'dtls.existingSecret': 'device-keys',
+      'dtls.secretKey': 'keys',
+      'dtls.port': 15684,
+      'dtls.maxSessions': 500,
+      'dtls.idleTimeoutSeconds': 60,
+      'service.coap.loadBalancerIPs': '192.168.10.240',
+      'networkPolicy.collector.enabled': true,
+    });
+    for (const [name, check] of Object.entries(checks)) assert.deepEqual(check(r), [], name);
+    const svc = coapService(r.objects);
+    assert.deepEqual(svc.spec.ports.map((p) => `${p.name} ${p.port}/${p.protocol} -> ${p.targetPort}`), ['coap 5683/UDP -> coap', 'coaps 15684/UDP -> coaps']);
+    assert.equal(svc.spec.type, 'LoadBalancer');
+    assert.equal(svc.metadata.annotations['metallb.io/loadBalancerIPs'], '192.168.10.240');
+    const spec = collector(r.objects).spec.template.spec;
+    const c = spec.containers[0];
+    assert.deepEqual(c.ports.map((p) => `${p.name} ${p.containerPort}/${p.protocol}`), ['coap 5683/UDP', 'coaps 5684/UDP', 'admin 8080/TCP']);
+    assert.deepEqual(c.volumeMounts.find((m) => m.name === 'dtls-psk'), { name: 'dtls-psk', mountPath: '/etc/iot-collector/dtls', readOnly: true });
+    assert.deepEqual(spec.volumes.find((v) => v.name === 'dtls-psk').secret.items, [{ key: 'keys', path: 'psk.txt' }]);
+    const env = effectiveEnv(r.objects, c);
+    assert.equal(env.IOT_COLLECTOR_PSK_FILE, '/etc/iot-collector/dtls/psk.txt');
+    assert.equal(env.IOT_COLLECTOR_REQUIRE_DTLS, 'false');
+    assert.equal(env.IOT_COLLECTOR_LISTEN, '0.0.0.0:5683');
+    assert.equal(env.IOT_COLLECTOR_DTLS_MAX_SESSIONS, '500');
+    assert.equal(env.IOT_COLLECTOR_DTLS_IDLE_TIMEOUT, '60');
+    const policy = find(r.objects, 'NetworkPolicy', (p) => p.metadata.name.endsWith('-collector'))[0];
+    assert.deepEqual(policy.spec.ingress[0].ports, [{ port: 5683, protocol: 'UDP' }, { port: 5684, protocol: 'UDP' }]);
+    assert.equal(find(r.objects, 'Pod', (o) => hookOf(o) === 'test').length, 1, 'the helm test still sends plain CoAP');
+    assert.match(r.notes, /DTLS-PSK UDP 15684/);
+  });
+
+  test('dtls.required: port 5683 gone from the Service, the container, the NetworkPolicy and the helm test', () => {
+    const r = render([], {
+      'dtls.enabled': true,
+      'dtls.required': true,
+      'dtls.existingSecret': 'iot-psk',
+      'networkPolicy.collector.enabled': true,
+    });
+    for (const [name, check] of Object.entries(checks)) assert.deepEqual(check(r), [], name);
+    assert.deepEqual(coapService(r.objects).spec.ports.map((p) => `${p.name} ${p.port}`), ['coaps 5684']);
+    const c = collector(r.objects).spec.template.spec.containers[0];
+    assert.deepEqual(c.ports.map((p) => p.name), ['coaps', 'admin']);
+    const env = effectiveEnv(r.objects, c);
+    assert.equal(env.IOT_COLLECTOR_REQUIRE_DTLS, 'true');
+    assert.equal(env.IOT_COLLECTOR_LISTEN, undefined, 'nothing listens on plain CoAP');
+    const policy = find(r.objects, 'NetworkPolicy', (p) => p.metadata.name.endsWith('-collector'))[0];
+    assert.deepEqual(policy.spec.ingress[0].ports, [{ port: 5684, protocol: 'UDP' }]);
+    assert.doesNotMatch(JSON.stringify(r.objects), /"(containerPort|port)":5683\b/);
+    assert.equal(find(r.objects, 'Pod', (o) => hookOf(o) === 'test').length, 0);
+    assert.match(r.notes, /Plain CoAP is closed/);
+    assert.doesNotMatch(r.notes, /--port 5683/);
+  });
+
+  test('the DTLS checks catch a subPath mount, a lost coaps port and 5683 left open', () => {
+    const base = render([], { 'dtls.enabled': true, 'dtls.required': true, 'dtls.existingSecret': 'iot-psk', 'networkPolicy.collector.enabled': true });
+    const broken = (mutate) => {
+      const b = { objects: clone(base.objects), values: clone(base.values), notes: base.notes };
+      mutate(b.objects);
+      return b;
+    };
+    const subPath = broken((o) => {
+      const m = collector(o).spec.template.spec.containers[0].volumeMounts.find((x) => x.name === 'dtls-psk');
+      Object.assign(m, { mountPath: '/etc/iot-collector/dtls/psk.txt', subPath: 'psk.txt' });
+    });
+    assert.notDeepEqual(checks.dtls(subPath), []);
+    assert.notDeepEqual(checks.coapService(broken((o) => { coapService(o).spec.ports = [{ name: 'coap', port: 5683, targetPort: 'coap', protocol: 'UDP' }]; })), []);
+    assert.notDeepEqual(checks.networkPolicies(broken((o) => {
+      find(o, 'NetworkPolicy', (p) => p.metadata.name.endsWith('-collector'))[0].spec.ingress[0].ports.push({ port: 5683, protocol: 'UDP' });
+    })), []);
+    assert.notDeepEqual(checks.collectorProbes(broken((o) => {
+      collector(o).spec.template.spec.containers[0].ports.unshift({ name: 'coap', containerPort: 5683, protocol: 'UDP' });
+    })), []);
+  });
+
   test('a configuration change changes the Pods checksum (rolls them)', () => {
     const a = collector(rendered.get('default values').objects).spec.template.metadata.annotations['checksum/config'];
     const b = collector(render([], { 'collector.maxBatch': 50 }).objects).spec.template.metadata.annotations['checksum/config'];
@@ -442,6 +579,8 @@ describe('variants', () => {
     assert.throws(() => render([], { 'metallb.pool.create': true }), /metallb.pool.addresses/);
     assert.throws(() => render([], { 'elasticsearch.enabled': false }), /externalElasticsearch.url/);
     assert.throws(() => render([], { 'collector.rateBurst': 3 }), /rateBurst needs collector.rateLimit/);
+    assert.throws(() => render([], { 'dtls.enabled': true }), /dtls.enabled needs dtls.existingSecret/);
+    assert.throws(() => render([], { 'dtls.required': true }), /dtls.required .*needs dtls.enabled/);
   });
 
   test('the rate limit is rendered only when set, as plain decimals the collector accepts', () => {
@@ -505,6 +644,14 @@ describe('values.schema.json', () => {
     'digest without algorithm': (v) => { v.image.digest = 'abc123'; },
     'Elasticsearch 7': (v) => { v.elasticsearch.image.tag = '7.17.0'; },
     'unknown key in resources': (v) => { v.collector.resources.request = { cpu: '1' }; },
+    'a key in values instead of a Secret': (v) => { v.dtls.psk = 'sensor-1 00112233445566778899aabbccddeeff'; },
+    'dtls.required as a string': (v) => { v.dtls.required = 'true'; },
+    'dtls port 0': (v) => { v.dtls.port = 0; },
+    'dtls port above 65535': (v) => { v.dtls.port = 70000; },
+    'dtls.existingSecret not a Secret name': (v) => { v.dtls.existingSecret = 'IoT_PSK'; },
+    'dtls.secretKey with a slash': (v) => { v.dtls.secretKey = 'keys/psk.txt'; },
+    'zero DTLS sessions': (v) => { v.dtls.maxSessions = 0; },
+    'fractional DTLS idle timeout': (v) => { v.dtls.idleTimeoutSeconds = 2.5; },
   };
 
   test('accepts the defaults', () => validateValues(chartDir, clone(base)));

@@ -124,6 +124,8 @@ describe('docker-compose.yml', () => {
 
   it('no literal secrets: every password and key is a ${VAR}, and .env.example marks them CHANGE-ME', () => {
     assert.deepEqual(literalSecrets(raw.doc), []);
+    // No key material in the compose file or .env.example (PSKs are 32+ hex digits or base64:).
+    for (const f of [COMPOSE_FILE, ENV_EXAMPLE]) assert.doesNotMatch(fs.readFileSync(f, 'utf8'), /\b[0-9a-f]{32,}\b|base64:[A-Za-z0-9+/]{16,}/i, f);
     const example = fs.readFileSync(ENV_EXAMPLE, 'utf8');
     for (const v of ['ELASTIC_PASSWORD', 'KIBANA_PASSWORD', 'COLLECTOR_PASSWORD', 'KIBANA_ENCRYPTION_KEY']) {
       assert.match(example, new RegExp(`^${v}=CHANGE-ME`, 'm'), `${v} has no CHANGE-ME placeholder`);
@@ -175,6 +177,40 @@ describe('docker-compose.yml', () => {
     assert.ok(ports('collector').some((p) => /^127\.0\.0\.1:\d+:8080(\/tcp)?$/.test(p)), ports('collector').join(' '));
     assert.ok(ports('kibana').every((p) => p.startsWith('127.0.0.1:')), ports('kibana').join(' '));
     assert.ok(ports('elasticsearch').every((p) => p.startsWith('127.0.0.1:')), ports('elasticsearch').join(' '));
+  });
+
+  it('publishes DTLS as 5684/udp; the PSK file is an optional compose secret, off and key-free by default', () => {
+    const c = resolved.services.collector;
+    const ports = (c.ports ?? []).map((p) => (typeof p === 'string' ? p : `${p.host_ip ?? ''}:${p.published}:${p.target}/${p.protocol ?? 'tcp'}`));
+    assert.ok(ports.some((p) => /(^|:)5684:5684\/udp$/.test(p)), ports.join(' '));
+    const secret = (c.secrets ?? []).find((x) => (typeof x === 'string' ? x : x.source) === 'collector-psk');
+    assert.ok(secret, 'the collector does not mount the collector-psk secret');
+    assert.equal(secret.target, 'psk.txt', 'mounted at /run/secrets/psk.txt');
+    // Default (.env.example): DTLS off (the collector treats "" as unset), and the placeholder
+    // exists, so `docker compose up` works without a key file, and holds no key.
+    assert.equal(c.environment.IOT_COLLECTOR_PSK_FILE ?? '', '');
+    const file = resolved.secrets['collector-psk'].file;
+    assert.ok(fs.existsSync(file), `${file} does not exist: docker compose up would fail`);
+    const keyLines = fs.readFileSync(file, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+    assert.deepEqual(keyLines, [], 'the placeholder PSK file holds keys');
+  });
+
+  it('with DTLS turned on in .env, the collector reads the mounted key file and may close plain CoAP', () => {
+    const env = path.join(tmp, 'dtls.env');
+    const keys = path.join(tmp, 'psk.txt');
+    fs.writeFileSync(keys, 'sensor-1 00112233445566778899aabbccddeeff\n');
+    fs.writeFileSync(env, fs.readFileSync(ENV_EXAMPLE, 'utf8')
+      .replace(/^PSK_HOST_FILE=.*$/m, `PSK_HOST_FILE=${keys}`)
+      .replace(/^COLLECTOR_PSK_FILE=.*$/m, 'COLLECTOR_PSK_FILE=/run/secrets/psk.txt')
+      .replace(/^COLLECTOR_REQUIRE_DTLS=.*$/m, 'COLLECTOR_REQUIRE_DTLS=true'));
+    const r = composeConfig(COMPOSE_FILE, env);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = validate('-', r.stdout).doc;
+    const c = doc.services.collector;
+    const secret = c.secrets.find((x) => x.source === 'collector-psk');
+    assert.equal(c.environment.IOT_COLLECTOR_PSK_FILE, `/run/secrets/${secret.target}`);
+    assert.equal(c.environment.IOT_COLLECTOR_REQUIRE_DTLS, 'true');
+    assert.equal(path.resolve(doc.secrets['collector-psk'].file), keys);
   });
 
   it('Elasticsearch: single node, security on, data on a named volume, heap and memory from .env, ulimits', () => {
