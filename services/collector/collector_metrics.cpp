@@ -139,10 +139,15 @@ void render_dtls(PrometheusWriter& out, std::span<const WorkerMetrics* const> wo
   out.header("iot_dtls_sessions_closed_total", "counter",
              "DTLS sessions ended (idle, revoked, closed by the device, failed handshakes).");
   out.sample("iot_dtls_sessions_closed_total", "", closed);
-  out.header("iot_dtls_sessions_refused_total", "counter",
-             "Handshakes refused because the worker's session table was full "
+  out.header("iot_dtls_sessions_evicted_total", "counter",
+             "Sessions idle the longest, closed to make room for a newly authenticated device "
              "(--dtls-max-sessions).");
-  out.sample("iot_dtls_sessions_refused_total", "", total(&dtls::SessionMetrics::sessions_refused));
+  out.sample("iot_dtls_sessions_evicted_total", "", total(&dtls::SessionMetrics::sessions_evicted));
+  out.header("iot_dtls_handshakes_deferred_total", "counter",
+             "ClientHellos dropped because 256 handshakes were unfinished on the worker; the "
+             "devices retry.");
+  out.sample("iot_dtls_handshakes_deferred_total", "",
+             total(&dtls::SessionMetrics::handshakes_deferred));
   out.header("iot_dtls_sessions_revoked_total", "counter",
              "Sessions closed because a reload of --psk-file removed or changed their key.");
   out.sample("iot_dtls_sessions_revoked_total", "", total(&dtls::SessionMetrics::sessions_revoked));

@@ -233,7 +233,8 @@ ParseResult parse_collector_config(int argc, const char* const* argv, const cli:
   flags.add_bool("require-dtls", "Close the plain CoAP port: only authenticated devices.",
                  &dtls.required);
   flags.add("dtls-max-sessions", "N",
-            "DTLS sessions per worker (1..1000000); when full, new devices wait for idle ones.",
+            "Established DTLS sessions per worker (1..1000000; ~50 KiB each); when full, a new\n"
+            "      device takes the place of the one idle the longest.",
             std::to_string(dtls.max_sessions),
             [&](std::string_view v) { dtls.max_sessions = parse_size(v, 1, 1000000); });
   flags.add("dtls-idle-timeout", "SECONDS",

@@ -68,7 +68,7 @@ struct DtlsConfig {
   std::string psk_file;
   cli::HostPort listen{"0.0.0.0", 5684};   // --listen-dtls HOST:PORT
   bool required = false;                   // --require-dtls: no plain CoAP endpoint
-  std::size_t max_sessions = 10000;        // --dtls-max-sessions N (1..1000000), per worker
+  std::size_t max_sessions = 2000;         // --dtls-max-sessions N (1..1000000), per worker
   std::chrono::seconds idle_timeout{300};  // --dtls-idle-timeout SECONDS (10..86400)
 };
 

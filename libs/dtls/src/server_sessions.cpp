@@ -79,6 +79,8 @@ struct ServerSessions::Impl {
                                  SSL_OP_COOKIE_EXCHANGE);
     // Sessions idle between a device's events hold no record buffers (~tens of KiB each).
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_max_send_fragment(ctx, 1024);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (SSL_CTX_set_cipher_list(ctx, detail::kPskCipherList) != 1) {
       throw std::runtime_error("dtls: PSK cipher suites unavailable: " + detail::take_error_text());
     }
@@ -158,11 +160,6 @@ struct ServerSessions::Impl {
   // the handshake becomes a session. Stateless until then.
   void listen(std::string_view peer, std::span<const std::uint8_t> datagram, Clock::time_point now,
               Transport& transport) {
-    if (sessions.size() >= limits.max_sessions && handshaking.empty() &&
-        !sessions.contains(std::string(peer))) {
-      metrics.sessions_refused.add();
-      return;  // the device retries its ClientHello later
-    }
     current_peer = peer;
     BIO_write(listener_in, datagram.data(), static_cast<int>(datagram.size()));
     const int listened = DTLSv1_listen(listener.get(), client_address.get());
@@ -177,9 +174,13 @@ struct ServerSessions::Impl {
       if (listened < 0) new_listener();  // a fatal error leaves it unusable
       return;
     }
-    // A verified address: this peer's old session (if any) ends, and room is made.
+    if (handshaking.size() >= std::max<std::size_t>(limits.max_handshakes, 1)) {
+      metrics.handshakes_deferred.add();
+      new_listener();  // this one holds the dropped ClientHello
+      return;
+    }
+    // A verified address: this peer's old session (if any) ends.
     close(std::string(peer), transport, false);
-    if (sessions.size() >= limits.max_sessions) close(handshaking.front()->peer, transport, false);
 
     metrics.sessions_opened.add();
     auto session = std::make_unique<Session>();
@@ -216,6 +217,10 @@ struct ServerSessions::Impl {
       }
       session.established = true;
       metrics.handshakes_completed.add();
+      if (established_order.size() >= std::max<std::size_t>(limits.max_sessions, 1)) {
+        metrics.sessions_evicted.add();
+        close(established_order.front()->peer, transport, true);
+      }
       handshaking.erase(session.position);
       established_order.push_back(&session);
       session.position = std::prev(established_order.end());

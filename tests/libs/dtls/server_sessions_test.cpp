@@ -201,19 +201,41 @@ TEST_F(ServerSessionsTest, ReloadClosesSessionsWhoseKeyWentAndKeepsTheOthers) {
   EXPECT_EQ(server->size(), 0U);
 }
 
-TEST_F(ServerSessionsTest, FullTableRefusesNewPeersAndKeepsEstablishedOnes) {
-  make_server(SessionLimits{.max_sessions = 1});
-  Device& first = add_device("peer-a", "dev-1", key_of(0));
-  Device& second = add_device("peer-b", "dev-2", key_of(0x10));
-  connect(first);
-  connect(second);
-  EXPECT_NE(second.channel.state(), ClientChannel::State::established);
-  EXPECT_GE(metrics.sessions_refused.value(), 1U);
-  EXPECT_EQ(request(first, "unaffected").size(), 1U);
+TEST_F(ServerSessionsTest, AFullTableMakesRoomByClosingTheSessionIdleTheLongest) {
+  make_server(SessionLimits{.max_sessions = 2});
+  Device& oldest = add_device("peer-a", "dev-1", key_of(0));
+  Device& recent = add_device("peer-b", "dev-2", key_of(0x10));
+  connect(oldest);
+  now += std::chrono::seconds(1);
+  connect(recent);
+  now += std::chrono::seconds(1);
+  ASSERT_EQ(request(oldest, "active again").size(), 1U);  // now `recent` is idle the longest
+  Device& newcomer = add_device("peer-c", "dev-1", key_of(0));
+  connect(newcomer);
+  ASSERT_EQ(newcomer.channel.state(), ClientChannel::State::established);
+  EXPECT_EQ(server->established(), 2U);
+  EXPECT_EQ(metrics.sessions_evicted.value(), 1U);
+  EXPECT_EQ(recent.channel.state(), ClientChannel::State::closed);  // told with close_notify
+  EXPECT_EQ(request(oldest, "kept").size(), 1U);
+  EXPECT_EQ(request(newcomer, "admitted").size(), 1U);
 }
 
-TEST_F(ServerSessionsTest, HalfOpenHandshakesGiveWayAndTimeOut) {
-  make_server(SessionLimits{.max_sessions = 2, .handshake_timeout = std::chrono::seconds(10)});
+TEST_F(ServerSessionsTest, PeersWithoutAKeyNeverDisplaceEstablishedSessions) {
+  make_server(SessionLimits{.max_sessions = 1, .max_handshakes = 1});
+  Device& established = add_device("peer-a", "dev-1", key_of(0));
+  connect(established);
+  for (const char* peer : {"stranger-1", "stranger-2", "stranger-3"}) {
+    connect(add_device(peer, "nobody", key_of(0)));
+    connect(add_device(std::string(peer) + "-thief", "dev-2", key_of(0x77)));  // wrong key
+  }
+  EXPECT_EQ(server->established(), 1U);
+  EXPECT_EQ(metrics.sessions_evicted.value(), 0U);
+  EXPECT_LE(server->size(), 2U);  // the one established, at most one unfinished
+  EXPECT_EQ(request(established, "unaffected").size(), 1U);
+}
+
+TEST_F(ServerSessionsTest, HalfOpenHandshakesAreBoundedAndTimeOut) {
+  make_server(SessionLimits{.max_handshakes = 1, .handshake_timeout = std::chrono::seconds(10)});
   Device& established = add_device("peer-a", "dev-1", key_of(0));
   connect(established);
   // Two peers get their cookie and stop after the ServerHello: half-open sessions.
@@ -225,7 +247,8 @@ TEST_F(ServerSessionsTest, HalfOpenHandshakesGiveWayAndTimeOut) {
     to_devices[peer].clear();
     server->receive(peer, device.to_server.back(), now, *this);  // ClientHello with cookie
   }
-  EXPECT_EQ(server->size(), 2U);  // the newer half-open one displaced the older
+  EXPECT_EQ(server->size(), 2U);  // the second half-open one was dropped: one is unfinished
+  EXPECT_EQ(metrics.handshakes_deferred.value(), 1U);
   EXPECT_EQ(server->established(), 1U);
   EXPECT_EQ(request(established, "unaffected").size(), 1U);
   const auto due = server->next_expiry();

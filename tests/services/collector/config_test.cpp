@@ -1054,7 +1054,7 @@ TEST(CollectorConfig, DtlsIsOnWithAPskFile) {
   EXPECT_EQ(defaults.dtls->psk_file, "/etc/psk.txt");
   EXPECT_EQ(defaults.dtls->listen.to_string(), "0.0.0.0:5684");
   EXPECT_FALSE(defaults.dtls->required);
-  EXPECT_EQ(defaults.dtls->max_sessions, 10000U);
+  EXPECT_EQ(defaults.dtls->max_sessions, 2000U);
   EXPECT_EQ(defaults.dtls->idle_timeout, std::chrono::seconds(300));
   const CollectorConfig set = config_of({}, {{"IOT_COLLECTOR_PSK_FILE", "/k"},
                                              {"IOT_COLLECTOR_LISTEN_DTLS", "127.0.0.1:6000"},

@@ -34,10 +34,16 @@ class KeyStore {
   std::atomic<std::uint64_t> generation_{0};
 };
 
+// About 50 KiB of memory per session (OpenSSL's DTLS state, mostly its 17 KiB record buffer).
 struct SessionLimits {
-  // Sessions (established and handshaking) per worker. When full, a new handshake replaces the
-  // oldest unfinished one; established sessions are never displaced by a peer without a key.
-  std::size_t max_sessions = 10'000;
+  // Established sessions per worker. When a handshake completes with the table full, the session
+  // idle the longest is closed (close_notify; that device handshakes again when it next sends):
+  // only a device that proved its key can displace another.
+  std::size_t max_sessions = 2'000;
+  // Unfinished handshakes per worker (their peers returned a cookie but proved no key yet). Beyond
+  // it a ClientHello is dropped and its device retries (DTLS retransmits it after a second): a
+  // crowd of devices starting at once is admitted in turn rather than pushing each other out.
+  std::size_t max_handshakes = 256;
   std::chrono::seconds idle_timeout{300};  // no record from the device for this long: closed
   std::chrono::seconds handshake_timeout{10};
   std::size_t mtu = 1400;  // handshake flights and records are cut to datagrams of this size
@@ -48,11 +54,12 @@ struct SessionMetrics {
   metrics::Counter hello_verify_requests;  // cookies sent to ClientHellos without a valid one
   metrics::Counter sessions_opened;        // ClientHellos with a valid cookie: handshakes begun
   metrics::Counter handshakes_completed;
-  metrics::Counter handshakes_failed;  // unknown identity, wrong key, bad messages
-  metrics::Counter sessions_closed;    // every end: idle, revoked, closed by the device, failed
-  metrics::Counter sessions_refused;   // table full of established sessions: ClientHello dropped
-  metrics::Counter sessions_revoked;   // key removed or changed by a reload
-  metrics::Counter records_dropped;    // not for any session, or not decryptable
+  metrics::Counter handshakes_failed;    // unknown identity, wrong key, bad messages
+  metrics::Counter sessions_closed;      // every end: idle, revoked, closed by the device, failed
+  metrics::Counter sessions_evicted;     // idle the longest, closed for a newly authenticated one
+  metrics::Counter handshakes_deferred;  // ClientHellos dropped: max_handshakes in progress
+  metrics::Counter sessions_revoked;     // key removed or changed by a reload
+  metrics::Counter records_dropped;      // not for any session, or not decryptable
 };
 
 // DTLS 1.2 with pre-shared keys (RFC 6347, RFC 4279; the PSK suites of RFC 7252 §9.1.3.1) on the
