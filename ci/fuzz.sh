@@ -5,14 +5,14 @@
 #
 #   FUZZ_SECONDS=120 FUZZ_ARTIFACTS=build/fuzz/artifacts bash ci/fuzz.sh [target...]
 #
-# Targets: event_validator coap_request (default: both).
+# Targets: event_validator coap_request dtls_server (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-120}
 artifacts=${FUZZ_ARTIFACTS:-build/fuzz/artifacts}
 targets=("$@")
-((${#targets[@]})) || targets=(event_validator coap_request)
+((${#targets[@]})) || targets=(event_validator coap_request dtls_server)
 
 bash ci/install-deps.sh
 cmake --preset fuzz

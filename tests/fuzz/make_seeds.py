@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of tests/fuzz (corpus/<target>/): run it after changing a seed here.
 
-coap_request inputs are frames of [flags][length, 2 bytes big-endian][datagram], see
-coap_request_fuzz.cpp; event_validator inputs are request bodies.
+coap_request and dtls_server inputs are frames of [flags][length, 2 bytes big-endian][datagram],
+see coap_request_fuzz.cpp and dtls_server_fuzz.cpp; event_validator inputs are request bodies.
 """
 import json
 import pathlib
@@ -120,8 +120,36 @@ def coap_request_seeds():
     }
 
 
+def dtls_record(content_type, body, epoch=0, sequence=0):
+    return bytes([content_type, 0xFE, 0xFD]) + epoch.to_bytes(2, "big") + sequence.to_bytes(6, "big") + len(body).to_bytes(2, "big") + body
+
+
+def client_hello(cookie=b"", suites=(0xC0A8,)):
+    hello = b"\xfe\xfd" + bytes(range(32)) + b"\x00" + bytes([len(cookie)]) + cookie
+    hello += (2 * len(suites)).to_bytes(2, "big") + b"".join(s.to_bytes(2, "big") for s in suites) + b"\x01\x00"
+    length = len(hello).to_bytes(3, "big")
+    return dtls_record(22, b"\x01" + length + b"\x00\x00" + b"\x00\x00\x00" + length + hello)
+
+
+def dtls_server_seeds():
+    return {
+        "client_hello": frames((0, client_hello())),
+        "client_hello_forged_cookie": frames((0, client_hello()), (0, client_hello(cookie=bytes(32)))),
+        "client_hello_many_suites": frames((1, client_hello(suites=(0xC0A8, 0xC0A4, 0x00A8, 0x00AE, 0x008C)))),
+        "client_hellos_from_every_peer": frames(*[(peer, client_hello()) for peer in range(4)]),
+        "application_data_without_session": frames((2, dtls_record(23, bytes(40), epoch=1))),
+        "alert": frames((0, dtls_record(21, b"\x02\x28"))),
+        "two_records_one_datagram": frames((0, client_hello() + dtls_record(23, bytes(16), epoch=1))),
+        "record_longer_than_datagram": frames((0, dtls_record(22, b"\x01")[:11] + b"\xff\xff\x01")),
+        "truncated_header": frames((0, b"\x16\xfe\xfd\x00")),
+        "coap_on_the_dtls_port": frames((0, post_events(0x3001, compact(EVENT)))),
+        "hello_then_time_passes": frames((0, client_hello()), (0x08, client_hello()), (0x0C, client_hello())),
+    }
+
+
 def main():
-    for target, seeds in (("event_validator", event_validator_seeds()), ("coap_request", coap_request_seeds())):
+    for target, seeds in (("event_validator", event_validator_seeds()), ("coap_request", coap_request_seeds()),
+                          ("dtls_server", dtls_server_seeds())):
         folder = HERE / "corpus" / target
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in seeds.items():
