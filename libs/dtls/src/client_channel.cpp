@@ -167,15 +167,7 @@ void ClientChannel::on_timer(Io& io) {
 bool ClientChannel::seal(std::span<const std::uint8_t> plaintext, std::vector<std::uint8_t>& out) {
   Impl& self = *impl_;
   if (self.state != State::established) return false;
-  if (SSL_write(self.ssl.get(), plaintext.data(), static_cast<int>(plaintext.size())) <= 0) {
-    detail::take_error_text();
-    return false;
-  }
-  const auto pending = BIO_ctrl_pending(self.out);
-  out.resize(pending);
-  const int n = BIO_read(self.out, out.data(), static_cast<int>(pending));
-  out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return n > 0;
+  return detail::seal_record(self.ssl.get(), self.out, plaintext, out);
 }
 
 ClientChannel::State ClientChannel::state() const {

@@ -1,7 +1,9 @@
 #include "openssl_handles.hpp"
 
 #include <array>
+#include <span>
 #include <stdexcept>
+#include <vector>
 
 namespace iot::dtls::detail {
 
@@ -30,6 +32,19 @@ MemoryBios attach_memory_bios(SSL* ssl) {
   BIO_set_mem_eof_return(out, -1);
   SSL_set_bio(ssl, in, out);  // the SSL owns both from here
   return {in, out};
+}
+
+bool seal_record(SSL* ssl, BIO* out, std::span<const std::uint8_t> plaintext,
+                 std::vector<std::uint8_t>& datagram) {
+  if (SSL_write(ssl, plaintext.data(), static_cast<int>(plaintext.size())) <= 0) {
+    take_error_text();
+    return false;
+  }
+  const auto pending = BIO_ctrl_pending(out);
+  datagram.resize(pending);
+  const int n = BIO_read(out, datagram.data(), static_cast<int>(pending));
+  datagram.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  return n > 0;
 }
 
 }  // namespace iot::dtls::detail

@@ -44,6 +44,11 @@ struct MemoryBios {
 };
 MemoryBios attach_memory_bios(SSL* ssl);
 
+// Encrypts `plaintext` as one record of `ssl` (established) into `datagram`; false when OpenSSL
+// refuses it (its error queue is cleared).
+bool seal_record(SSL* ssl, BIO* out, std::span<const std::uint8_t> plaintext,
+                 std::vector<std::uint8_t>& datagram);
+
 // Takes everything the SSL wrote and cuts it into datagrams of at most `mtu` bytes at record
 // boundaries (a record is never split; several small ones share a datagram, RFC 6347 §4.1.1).
 // `emit` is called once per datagram.

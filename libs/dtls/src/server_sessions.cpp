@@ -23,7 +23,8 @@ using detail::SslPtr;
 
 constexpr std::uint8_t kContentHandshake = 22;
 constexpr std::uint8_t kHandshakeClientHello = 1;
-constexpr std::size_t kCookieBytes = 32;  // HMAC-SHA-256 of the peer's address
+constexpr std::size_t kCookieBytes = 32;           // HMAC-SHA-256 of the peer's address
+constexpr std::size_t kMaxRecordPlaintext = 1024;  // the largest answer sent in one record
 
 // A ClientHello in epoch 0: the start of a new handshake, also from a peer that has a session (a
 // device that rebooted and kept its source port, RFC 6347 §4.2.8).
@@ -77,9 +78,12 @@ struct ServerSessions::Impl {
     SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_COOKIE_EXCHANGE);
-    // Sessions idle between a device's events hold no record buffers (~tens of KiB each).
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_max_send_fragment(ctx, 1024);
+    // Memory per session (~50 KiB, measured): the write buffer is sized by the largest record,
+    // and answers are small; the 17 KiB read buffer stays (SSL_MODE_RELEASE_BUFFERS does nothing
+    // for DTLS, and SSL_free_buffers on a DTLS session crashed in OpenSSL 3.0).
+    SSL_CTX_set_max_send_fragment(ctx, kMaxRecordPlaintext);
+    // No resumption is offered (no tickets, no cache): a PSK handshake costs no public-key
+    // operation, and a cache would hold one more object per device.
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (SSL_CTX_set_cipher_list(ctx, detail::kPskCipherList) != 1) {
       throw std::runtime_error("dtls: PSK cipher suites unavailable: " + detail::take_error_text());
@@ -344,16 +348,10 @@ bool ServerSessions::seal(std::string_view peer, std::span<const std::uint8_t> p
                           std::vector<std::uint8_t>& out) {
   const auto found = impl_->sessions.find(std::string(peer));
   if (found == impl_->sessions.end() || !found->second->established) return false;
+  // Beyond one record the device would read two datagrams; CoAP answers are far smaller.
+  if (plaintext.size() > kMaxRecordPlaintext) return false;
   Session& session = *found->second;
-  if (SSL_write(session.ssl.get(), plaintext.data(), static_cast<int>(plaintext.size())) <= 0) {
-    detail::take_error_text();
-    return false;
-  }
-  const auto pending = BIO_ctrl_pending(session.out);
-  out.resize(pending);
-  const int n = BIO_read(session.out, out.data(), static_cast<int>(pending));
-  out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return n > 0;
+  return detail::seal_record(session.ssl.get(), session.out, plaintext, out);
 }
 
 void ServerSessions::expire(Clock::time_point now, Transport& transport) {
