@@ -276,24 +276,17 @@ int run(const CollectorConfig& config) {
   admin->start();
   serving = true;
   const auto addresses = workers.front()->addresses();
+  const std::string admin_address = admin->local_address();
+  const std::string sink = sink_description(config);
   // "coap" is the first endpoint: plain UDP, or DTLS with --require-dtls.
+  std::vector<logging::Field> ready{{"coap", addresses.front()},   {"admin", admin_address},
+                                    {"threads", config.threads},   {"sink", sink},
+                                    {"instance", config.instance}, {"version", IOT_VERSION}};
   if (config.dtls) {
-    logging::info("ready", {{"coap", addresses.front()},
-                            {"coaps", addresses.back()},
-                            {"psk_identities", psk_keys->current()->size()},
-                            {"admin", admin->local_address()},
-                            {"threads", config.threads},
-                            {"sink", sink_description(config)},
-                            {"instance", config.instance},
-                            {"version", IOT_VERSION}});
-  } else {
-    logging::info("ready", {{"coap", addresses.front()},
-                            {"admin", admin->local_address()},
-                            {"threads", config.threads},
-                            {"sink", sink_description(config)},
-                            {"instance", config.instance},
-                            {"version", IOT_VERSION}});
+    ready.insert(ready.begin() + 1,
+                 {{"coaps", addresses.back()}, {"psk_identities", psk_keys->current()->size()}});
   }
+  logging::write(logging::Level::info, "ready", ready);
 
   const auto flush = [&] {
     if (!flusher) return;

@@ -401,11 +401,18 @@ struct Server::Impl : dtls::ServerSessions::Transport {
     const MessageType type =
         confirmable ? MessageType::acknowledgement : MessageType::non_confirmable;
     const std::uint16_t id = confirmable ? message_id : next_message_id++;
-    std::vector<std::uint8_t>& slot = next_send_slot(to);
-    detail::encode_response(type, id, token, response, scratch, slot);
-    if (slot.size() <= limit) return response;
-    cut_scratch = cut_to_fit(response, slot.size(), limit);
-    detail::encode_response(type, id, token, cut_scratch, scratch, slot);
+    return encode_within(type, id, token, response, limit, next_send_slot(to));
+  }
+
+  // Encodes `response` into `out`, or, when that exceeds `limit` bytes, a copy cut to fit
+  // (cut_to_fit). Returns what was encoded: the exchange cache must remember exactly that.
+  const Response& encode_within(MessageType type, std::uint16_t id, const coapwire::Token& token,
+                                const Response& response, std::size_t limit,
+                                std::vector<std::uint8_t>& out) {
+    detail::encode_response(type, id, token, response, scratch, out);
+    if (out.size() <= limit) return response;
+    cut_scratch = cut_to_fit(response, out.size(), limit);
+    detail::encode_response(type, id, token, cut_scratch, scratch, out);
     return cut_scratch;
   }
 
@@ -484,41 +491,35 @@ struct Server::Impl : dtls::ServerSessions::Transport {
       with_block.block1 = BlockOption{state.block1->number, false, state.block1->size_exponent};
       answer = &with_block;
     }
-    if (state.answer_limit != kUnlimited) {
-      // Measured as the piggybacked form; a separate CON or NON answer has the same size.
-      detail::encode_response(MessageType::acknowledgement, state.message_id, state.token, *answer,
-                              scratch, separate_scratch);
-      if (separate_scratch.size() > state.answer_limit) {
-        with_block = cut_to_fit(*answer, separate_scratch.size(), state.answer_limit);
-        answer = &with_block;
-      }
-    }
+    const std::size_t limit = state.answer_limit;
     if (state.in_open_batch) {
       for (unsigned copy = 0; copy < state.copies; ++copy) {
-        queue_answer(state.confirmable, state.message_id, state.token, *answer, state.address);
+        answer = &queue_answer(state.confirmable, state.message_id, state.token, *answer,
+                               state.address, limit);
       }
       std::erase(deferred_in_batch, &state);
     } else if (state.confirmable && !state.acknowledged) {
       std::vector<std::uint8_t>& datagram = separate_scratch;
       for (unsigned copy = 0; copy < state.copies; ++copy) {
-        detail::encode_response(MessageType::acknowledgement, state.message_id, state.token,
-                                *answer, scratch, datagram);
+        answer = &encode_within(MessageType::acknowledgement, state.message_id, state.token,
+                                *answer, limit, datagram);
         send_separate(state.address, datagram);
       }
     } else if (state.confirmable) {
       const std::uint16_t message_id = next_message_id++;
       std::vector<std::uint8_t> datagram;
-      detail::encode_response(MessageType::confirmable, message_id, state.token, *answer, scratch,
+      answer = &encode_within(MessageType::confirmable, message_id, state.token, *answer, limit,
                               datagram);
       send_separate(state.address, datagram);
       arm_timer(outgoing.add(state.peer, message_id, state.address, std::move(datagram),
                              OutgoingConfirmables::Clock::now()));
     } else {
       std::vector<std::uint8_t>& datagram = separate_scratch;
-      detail::encode_response(MessageType::non_confirmable, next_message_id++, state.token, *answer,
-                              scratch, datagram);
+      answer = &encode_within(MessageType::non_confirmable, next_message_id++, state.token, *answer,
+                              limit, datagram);
       send_separate(state.address, datagram);
     }
+    // What went out, cut or not: a retransmission of the request gets exactly that again.
     exchanges.remember(state.peer, state.message_id, state.token.view(), *answer,
                        ExchangeCache::Clock::now());
     forget(state);

@@ -129,7 +129,7 @@ bool enabled(Level level) {
   return spdlog::default_logger_raw()->should_log(to_spdlog(level));
 }
 
-void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
+void write(Level level, std::string_view message, std::span<const Field> fields) {
   auto* logger = spdlog::default_logger_raw();
   const auto spd_level = to_spdlog(level);
   if (!logger->should_log(spd_level)) return;

@@ -3,6 +3,7 @@
 #include <concepts>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -47,7 +48,10 @@ class Field {
   std::variant<std::string_view, std::int64_t, std::uint64_t, double, bool> value_;
 };
 
-void write(Level level, std::string_view message, std::initializer_list<Field> fields);
+void write(Level level, std::string_view message, std::span<const Field> fields);
+inline void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
+  write(level, message, std::span<const Field>(fields.begin(), fields.size()));
+}
 
 inline void trace(std::string_view m, std::initializer_list<Field> f = {}) {
   write(Level::trace, m, f);
