@@ -39,6 +39,10 @@ ExchangeCache::ExchangeCache(std::size_t capacity, std::chrono::seconds lifetime
     : capacity_(std::min<std::size_t>(capacity, kNone / 2)), lifetime_(lifetime) {
   // At most half full, so probe sequences stay short.
   if (capacity_ > 0) index_.assign(std::bit_ceil(capacity_ * 2), IndexEntry{});
+  // Reserved, not filled: pages are touched as the ring grows, but it never reallocates. Growing
+  // by doubling moved up to 65,536 slots at once, a ~10 ms stall in the first seconds under load
+  // (p99 10-12 ms over the first 3 s at 50,000 requests/s, 0.25 ms after).
+  ring_.reserve(capacity_);
 }
 
 std::uint32_t ExchangeCache::locate(std::span<const std::uint8_t> key, std::uint32_t hash) const {
