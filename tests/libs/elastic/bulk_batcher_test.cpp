@@ -8,8 +8,14 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = BulkBatcher::Clock;
 
-QueuedDocument doc(std::string id, std::uint64_t group = 1) {
-  return QueuedDocument{"{\"create\":{\"_id\":\"" + id + "\"}}\n{\"v\":1}\n", group, 0};
+std::string lines(const std::string& id) {
+  return "{\"create\":{\"_id\":\"" + id + "\"}}\n{\"v\":1}\n";
+}
+
+// Queues document `id` for `group`.
+void add(BulkBatcher& batcher, const std::string& id, Clock::time_point now,
+         std::uint64_t group = 1) {
+  batcher.add(lines(id), QueuedDocument{.group = group}, now);
 }
 
 TEST(BulkBatcher, IsDueWhenTheOldestDocumentHasLingered) {
@@ -17,8 +23,8 @@ TEST(BulkBatcher, IsDueWhenTheOldestDocumentHasLingered) {
   const auto t0 = Clock::now();
   EXPECT_FALSE(batcher.due(t0));
   EXPECT_FALSE(batcher.linger_deadline());
-  batcher.add(doc("a"), t0);
-  batcher.add(doc("b"), t0 + 15ms);
+  add(batcher, "a", t0);
+  add(batcher, "b", t0 + 15ms);
   EXPECT_FALSE(batcher.due(t0 + 19ms));
   EXPECT_EQ(batcher.linger_deadline(), t0 + 20ms) << "the oldest document sets the deadline";
   EXPECT_TRUE(batcher.due(t0 + 20ms));
@@ -27,41 +33,40 @@ TEST(BulkBatcher, IsDueWhenTheOldestDocumentHasLingered) {
 TEST(BulkBatcher, IsDueAtOnceWhenFullByCountOrBytes) {
   const auto now = Clock::now();
   BulkBatcher by_count({.max_docs = 2, .max_bytes = 1 << 20, .linger = 1s});
-  by_count.add(doc("a"), now);
+  add(by_count, "a", now);
   EXPECT_FALSE(by_count.due(now));
-  by_count.add(doc("b"), now);
+  add(by_count, "b", now);
   EXPECT_TRUE(by_count.due(now));
 
   BulkBatcher by_bytes({.max_docs = 100, .max_bytes = 60, .linger = 1s});
-  by_bytes.add(doc("a"), now);  // 36 bytes
+  add(by_bytes, "a", now);  // 36 bytes
   EXPECT_FALSE(by_bytes.due(now));
-  by_bytes.add(doc("b"), now);
+  add(by_bytes, "b", now);
   EXPECT_TRUE(by_bytes.due(now));
 }
 
 TEST(BulkBatcher, TakesTheOldestUpToTheLimitsAndBuildsTheBodyInOrder) {
   const auto now = Clock::now();
   BulkBatcher batcher({.max_docs = 2, .max_bytes = 1 << 20, .linger = 1s});
-  batcher.add(doc("a", 1), now);
-  batcher.add(doc("b", 2), now);
-  batcher.add(doc("c", 3), now);
+  add(batcher, "a", now, 1);
+  add(batcher, "b", now, 2);
+  add(batcher, "c", now, 3);
   const auto batch = batcher.take();
   ASSERT_EQ(batch.documents.size(), 2u);
   EXPECT_EQ(batch.documents[0].group, 1u);
   EXPECT_EQ(batch.documents[1].group, 2u);
-  EXPECT_EQ(batch.body, doc("a").lines + doc("b").lines);
+  EXPECT_EQ(batch.body, lines("a") + lines("b"));
   EXPECT_EQ(batch.body.back(), '\n') << "Elasticsearch refuses a bulk body without a final newline";
   EXPECT_EQ(batcher.documents(), 1u);
-  EXPECT_EQ(batcher.bytes(), doc("c").lines.size());
+  EXPECT_EQ(batcher.bytes(), lines("c").size());
 }
 
 TEST(BulkBatcher, RespectsMaxBytesButNeverReturnsAnEmptyBatch) {
   const auto now = Clock::now();
   BulkBatcher batcher({.max_docs = 100, .max_bytes = 50, .linger = 1s});
-  QueuedDocument huge{std::string(200, 'x') + "\n", 9, 0};
-  batcher.add(std::move(huge), now);
-  batcher.add(doc("a"), now);
-  batcher.add(doc("b"), now);
+  batcher.add(std::string(200, 'x') + "\n", QueuedDocument{.group = 9}, now);
+  add(batcher, "a", now);
+  add(batcher, "b", now);
   const auto first = batcher.take();
   ASSERT_EQ(first.documents.size(), 1u) << "an oversized document goes alone";
   EXPECT_EQ(first.documents[0].group, 9u);
@@ -71,6 +76,52 @@ TEST(BulkBatcher, RespectsMaxBytesButNeverReturnsAnEmptyBatch) {
   EXPECT_TRUE(batcher.empty());
   EXPECT_EQ(batcher.bytes(), 0u);
   EXPECT_TRUE(batcher.take().documents.empty());
+}
+
+TEST(BulkBatcher, EachDocumentOfABatchFindsItsOwnLinesInTheBody) {
+  // Takes cut the queue at every place (max_docs 3) while more documents arrive, so the buffer
+  // behind the queue is sliced, dropped in part and compacted again and again.
+  const auto now = Clock::now();
+  BulkBatcher batcher({.max_docs = 3, .max_bytes = 1 << 20, .linger = 1s});
+  std::uint64_t added = 0;
+  std::uint64_t taken = 0;
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 2 + round % 3; ++i, ++added) {
+      add(batcher, "doc" + std::to_string(added), now, added + 1);
+    }
+    const auto batch = batcher.take();
+    std::string expected_body;
+    for (const auto& document : batch.documents) {
+      const std::uint64_t index = document.group - 1;
+      EXPECT_EQ(index, taken++) << "documents leave in the order they came";
+      EXPECT_EQ(batch.lines(document), lines("doc" + std::to_string(index)));
+      expected_body += batch.lines(document);
+    }
+    EXPECT_EQ(batch.body, expected_body) << "the body is the documents' lines and nothing else";
+  }
+  while (!batcher.empty()) {
+    const auto batch = batcher.take();
+    for (const auto& document : batch.documents) {
+      EXPECT_EQ(batch.lines(document), lines("doc" + std::to_string(document.group - 1)));
+      ++taken;
+    }
+  }
+  EXPECT_EQ(taken, added);
+  EXPECT_EQ(batcher.bytes(), 0u);
+}
+
+TEST(BulkBatcher, ARetriedDocumentKeepsItsAttemptAndGroup) {
+  const auto now = Clock::now();
+  BulkBatcher batcher({.max_docs = 10, .max_bytes = 1 << 20, .linger = 1s});
+  DocumentBatch failed;
+  failed.append(lines("x"), QueuedDocument{.group = 7, .attempt = 2, .dead_letter = true});
+  batcher.add(failed.lines(failed.documents[0]), failed.documents[0], now);
+  const auto batch = batcher.take();
+  ASSERT_EQ(batch.documents.size(), 1u);
+  EXPECT_EQ(batch.documents[0].group, 7u);
+  EXPECT_EQ(batch.documents[0].attempt, 2u);
+  EXPECT_TRUE(batch.documents[0].dead_letter);
+  EXPECT_EQ(batch.body, lines("x"));
 }
 
 TEST(BulkBatcher, LowerMaxBytesOnlyEverLowersTheLimit) {

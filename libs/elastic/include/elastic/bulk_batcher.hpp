@@ -6,19 +6,37 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace iot::elastic {
 
-// One document on its way to Elasticsearch: its bulk lines (action + source, each ending in
-// '\n') and the acknowledgement group (the device request) waiting for it. The lines are kept
-// until the document is settled, so a document that fails alone (item 429/5xx) can be sent again
-// by itself, and a rejected one can go to the dead-letter stream.
+// One document on its way to Elasticsearch: where its bulk lines (action + source, each ending in
+// '\n') are in the buffer that holds them, and the acknowledgement group (the device request)
+// waiting for it. The lines stay in their batch's body until the document is settled, so a
+// document that fails alone (item 429/5xx) can be sent again by itself, and a rejected one can go
+// to the dead-letter stream. No string per document: at 1,000 documents per bulk request,
+// freeing their strings (allocated 20 ms earlier, cold in the cache) held up the thread that
+// answers devices for ~0.1 ms per response.
 struct QueuedDocument {
-  std::string lines;
+  std::size_t offset = 0;    // of its lines in the holding buffer
+  std::size_t length = 0;    // of its lines
   std::uint64_t group = 0;   // 0: nobody waits (non-confirmable, --ack accepted)
   unsigned attempt = 0;      // sends so far
   bool dead_letter = false;  // already a dead-letter record: if rejected too, it is not re-wrapped
+};
+
+// Documents with their lines one after the other in one buffer: a bulk request's body, and
+// which part of it is whose.
+struct DocumentBatch {
+  std::string body;                       // the NDJSON request body, ending in '\n'
+  std::vector<QueuedDocument> documents;  // in body order: item i of the response is documents[i]
+
+  std::string_view lines(const QueuedDocument& document) const {
+    return std::string_view(body).substr(document.offset, document.length);
+  }
+  // Appends the lines; the document's offset and length are set to where they went.
+  void append(std::string_view lines, QueuedDocument document);
 };
 
 // Collects documents into bulk requests for one worker: a batch is due when it holds max_docs
@@ -32,14 +50,13 @@ class BulkBatcher {
     std::size_t max_bytes = 5u << 20;
     std::chrono::milliseconds linger{20};
   };
-  struct Batch {
-    std::string body;                       // the NDJSON request body, ending in '\n'
-    std::vector<QueuedDocument> documents;  // in body order: item i of the response is documents[i]
-  };
+  using Batch = DocumentBatch;
 
   explicit BulkBatcher(Limits limits);
 
-  void add(QueuedDocument document, Clock::time_point now);
+  // Queues a copy of `lines` with the document's group, attempt and dead_letter (its offset and
+  // length are the batcher's to set).
+  void add(std::string_view lines, QueuedDocument document, Clock::time_point now);
   bool due(Clock::time_point now) const;
   // When the oldest queued document's linger ends (to arm a timer); nullopt when empty.
   std::optional<Clock::time_point> linger_deadline() const;
@@ -58,12 +75,14 @@ class BulkBatcher {
 
  private:
   struct Entry {
-    QueuedDocument document;
+    QueuedDocument document;  // offset into buffer_
     Clock::time_point queued;
   };
   Limits limits_;
   std::deque<Entry> queue_;
-  std::size_t bytes_ = 0;
+  std::string buffer_;     // the queued documents' lines, in order, after `taken_` bytes
+  std::size_t taken_ = 0;  // leading bytes of buffer_ already taken (dropped lazily)
+  std::size_t bytes_ = 0;  // of queued documents
 };
 
 }  // namespace iot::elastic
