@@ -289,6 +289,268 @@ TEST(BulkResponseTest, ErrorsFlagIsNotTrustedOverItems) {
   EXPECT_EQ(result.items[0].outcome, ItemOutcome::retry);
 }
 
+// The streaming parse keeps its own state; the tests below cover what it could get wrong.
+
+TEST(BulkResponseTest, FilterPathResponse) {
+  // What the bulk writer asks for: filter_path=errors,items.*.status,items.*.error.
+  const BulkResult result = parse_ok(
+      R"({"errors":true,"items":[{"create":{"status":201}},{"create":{"status":409,)"
+      R"("error":{"type":"version_conflict_engine_exception","reason":"v"}}},)"
+      R"({"create":{"status":400,"error":{"type":"t","reason":"r"}}},{"create":{"status":201}}]})",
+      4);
+  ASSERT_EQ(result.items.size(), 4u);
+  EXPECT_EQ(result.items[0].outcome, ItemOutcome::created);
+  EXPECT_EQ(result.items[1].outcome, ItemOutcome::duplicate);
+  EXPECT_EQ(result.items[1].reason, "");
+  EXPECT_EQ(result.items[2].outcome, ItemOutcome::rejected);
+  EXPECT_EQ(result.items[2].reason, "t: r");
+  EXPECT_EQ(result.items[3].outcome, ItemOutcome::created);
+}
+
+TEST(BulkResponseTest, NestedTypeAndReasonDoNotOverrideTopLevelOnes) {
+  // caused_by and root_cause before and after the error's own type and reason.
+  EXPECT_EQ(single(R"({"create":{"status":400,"error":{)"
+                   R"("root_cause":[{"type":"rc","reason":"rc reason"}],)"
+                   R"("caused_by":{"type":"inner","reason":"inner reason",)"
+                   R"("caused_by":{"type":"innermost","reason":"innermost reason"}},)"
+                   R"("type":"outer","reason":"outer reason",)"
+                   R"("caused_by":{"type":"late","reason":"late reason"}}}})")
+                .reason,
+            "outer: outer reason");
+  // Without a top-level type or reason, the nested ones are not used instead.
+  EXPECT_EQ(single(R"({"create":{"status":400,"error":{"reason":"outer",)"
+                   R"("caused_by":{"type":"inner","reason":"inner"}}}})")
+                .reason,
+            "outer");
+  const ItemResult nothing = single(
+      R"({"create":{"status":400,"error":{"caused_by":{"type":"inner","reason":"inner"}}}})");
+  EXPECT_EQ(nothing.outcome, ItemOutcome::rejected);
+  EXPECT_EQ(nothing.reason, "");
+}
+
+TEST(BulkResponseTest, DeepestAcceptedNesting) {
+  // Depth 128 is accepted, 129 is not, as with the DOM parse: root, items, item, operation and
+  // error make 5 levels, the caused_by chain the rest.
+  const auto body = [](int caused_by_levels) {
+    std::string error = R"({"type":"top","reason":"r")";
+    for (int i = 0; i < caused_by_levels; ++i) error += R"(,"caused_by":{"type":"t")";
+    error.append(static_cast<std::size_t>(caused_by_levels) + 1, '}');
+    return R"({"items":[{"create":{"status":500,"error":)" + error + "}}]}";
+  };
+  const BulkResult result = parse_ok(body(123), 1);
+  ASSERT_EQ(result.items.size(), 1u);
+  EXPECT_EQ(result.items[0].reason, "top: r");
+  EXPECT_THAT(parse_error(body(124), 1), HasSubstr("not valid JSON"));
+}
+
+TEST(BulkResponseTest, UnknownRootKeysOfAnyShapeAreSkipped) {
+  const BulkResult result = parse_ok(
+      R"({"took":"30","errors":[true,{"items":[1,2,3]},[[{"create":{"status":400}}]]],)"
+      R"("meta":{"items":{"create":{"status":500}},"status":400,"error":"x"},"n":null,"b":false,)"
+      R"("d":1.5,"s":"items","items":[{"create":{"status":201}}],"after":{"items":[]}})",
+      1);
+  ASSERT_EQ(result.items.size(), 1u);
+  EXPECT_EQ(result.items[0].outcome, ItemOutcome::created);
+  EXPECT_EQ(result.items[0].status, 201);
+}
+
+TEST(BulkResponseTest, UnknownOperationKeysOfAnyShapeAreSkipped) {
+  const ItemResult item =
+      single(R"({"create":{"_index":"status","_id":"error","result":"created",)"
+             R"("_shards":{"total":2,"status":500,"error":{"type":"no","reason":"no"}},)"
+             R"("tags":["status",{"status":500},[{"error":"no"}]],"_version":1,"found":true,)"
+             R"("get":null,"ratio":0.5,"status":400,)"
+             R"("more":{"error":{"type":"no"}},"error":{"type":"yes","reason":"this one",)"
+             R"("index_uuid":"u","shard":"0","extra":[{"type":"no","reason":"no"}]},"tail":{}}})");
+  EXPECT_EQ(item.status, 400);
+  EXPECT_EQ(item.outcome, ItemOutcome::rejected);
+  EXPECT_EQ(item.reason, "yes: this one");
+}
+
+TEST(BulkResponseTest, ItemsBeforeOtherRootKeys) {
+  const BulkResult result =
+      parse_ok(R"({"items":[{"index":{"status":200}},{"create":{"status":429}}],"took":3,)"
+               R"("errors":true,"ingest_took":{"items":[]}})",
+               2);
+  ASSERT_EQ(result.items.size(), 2u);
+  EXPECT_EQ(result.items[0].outcome, ItemOutcome::created);
+  EXPECT_EQ(result.items[1].outcome, ItemOutcome::retry);
+  EXPECT_EQ(result.items[1].reason, "");
+}
+
+TEST(BulkResponseTest, StatusThatIsNotAnIntegerIsRetriedWithReason) {
+  for (const std::string_view status : {"201.0", R"("201")", "2.01e2", "[201]", R"({"v":201})"}) {
+    const ItemResult item = single(R"({"create":{"status":)" + std::string(status) + "}}");
+    EXPECT_EQ(item.outcome, ItemOutcome::retry) << status;
+    EXPECT_EQ(item.status, 0) << status;
+    EXPECT_EQ(item.reason, "no valid status in the item") << status;
+  }
+  // Out of range integers: 0 as well.
+  for (const std::string_view status : {"0", "99", "1000", "-500", "18446744073709551615"}) {
+    const ItemResult item = single(R"({"create":{"status":)" + std::string(status) + "}}");
+    EXPECT_EQ(item.status, 0) << status;
+    EXPECT_EQ(item.reason, "no valid status in the item") << status;
+  }
+  // The error is still the reason when there is one.
+  EXPECT_EQ(single(R"({"create":{"status":"500","error":{"type":"t","reason":"r"}}})").reason,
+            "t: r");
+}
+
+TEST(BulkResponseTest, StatusAfterError) {
+  const ItemResult item =
+      single(R"({"create":{"error":{"type":"t","reason":"r"},"_id":"a","status":503}})");
+  EXPECT_EQ(item.outcome, ItemOutcome::retry);
+  EXPECT_EQ(item.status, 503);
+  EXPECT_EQ(item.reason, "t: r");
+  // A success after an error does not keep its reason.
+  EXPECT_EQ(single(R"({"create":{"error":{"type":"t","reason":"r"},"status":201}})").reason, "");
+}
+
+TEST(BulkResponseTest, DuplicateKeysLastOneWins) {
+  // As json::object keeps them.
+  EXPECT_EQ(single(R"({"create":{"status":400,"status":201}})").outcome, ItemOutcome::created);
+  EXPECT_EQ(single(R"({"create":{"status":201,"status":"x"}})").status, 0);
+  EXPECT_EQ(
+      single(R"({"create":{"status":400,"error":{"type":"a","reason":"b"},"error":"c"}})").reason,
+      "c");
+  EXPECT_EQ(single(R"({"create":{"status":400,"error":"c","error":{"type":"a"}}})").reason, "a");
+  EXPECT_EQ(single(R"({"create":{"status":400,"error":"c","error":7}})").reason, "");
+  EXPECT_EQ(
+      single(R"({"create":{"status":400,"error":{"type":"a","reason":"b","type":"d"}}})").reason,
+      "d: b");
+  EXPECT_EQ(
+      single(R"({"create":{"status":400,"error":{"type":"a","reason":"b","type":1}}})").reason,
+      "b");
+  // The same operation twice is one operation, the last.
+  const ItemResult item = single(R"({"create":{"status":201},"create":{"status":429}})");
+  EXPECT_EQ(item.outcome, ItemOutcome::retry);
+  EXPECT_EQ(item.status, 429);
+  EXPECT_EQ(single(R"({"create":7,"create":{"status":201}})").outcome, ItemOutcome::created);
+  EXPECT_THAT(parse_error(response(true, R"({"create":{"status":201},"create":7})"), 1),
+              HasSubstr("item 0 operation is not an object"));
+  EXPECT_THAT(parse_error(response(true, R"({"create":{"status":201},"index":{},"create":{}})"), 1),
+              HasSubstr("item 0 is not an object with exactly one operation"));
+  // The last "items" is the one read.
+  const BulkResult result =
+      parse_ok(R"({"items":[{"create":{"status":500}},7],"items":[{"create":{"status":201}}]})", 1);
+  ASSERT_EQ(result.items.size(), 1u);
+  EXPECT_EQ(result.items[0].outcome, ItemOutcome::created);
+  EXPECT_THAT(parse_error(R"({"items":[{"create":{"status":201}}],"items":5})", 1),
+              HasSubstr("not an array"));
+}
+
+TEST(BulkResponseTest, EscapedKeysAreRecognised) {
+  // A key with an escape reaches the parser's handler in pieces.
+  const BulkResult result =
+      parse_ok(R"({"\u0069tems":[{"cr\u0065ate":{"st\u0061tus":400,"err\u006fr":{"typ\u0065":"t",)"
+               R"("r\u0065ason":"r","caused_\u0062y":{"type":"no"}}}}]})",
+               1);
+  ASSERT_EQ(result.items.size(), 1u);
+  EXPECT_EQ(result.items[0].status, 400);
+  EXPECT_EQ(result.items[0].reason, "t: r");
+  // Pieces that make a longer key than a known one.
+  EXPECT_EQ(single(R"({"create":{"statu\u0073x":400}})").status, 0);
+  // The same operation key, once escaped: one operation, the last.
+  const ItemResult item = single(R"({"create":{"status":201},"cr\u0065ate":{"status":503}})");
+  EXPECT_EQ(item.status, 503);
+  EXPECT_EQ(item.outcome, ItemOutcome::retry);
+}
+
+TEST(BulkResponseTest, WrongItemCountWithLongerAndShorterArrays) {
+  const std::string item = R"({"create":{"status":201}})";
+  EXPECT_EQ(parse_error(response(false, item + "," + item + "," + item), 2),
+            "bulk response has 3 items, 2 expected");
+  EXPECT_EQ(parse_error(response(false, item), 2), "bulk response has 1 items, 2 expected");
+  EXPECT_EQ(parse_error(response(false, item), 0), "bulk response has 1 items, 0 expected");
+  // Elements beyond the expected count are counted whatever they are.
+  EXPECT_EQ(parse_error(response(false, item + R"(,7,[],"x",{},{"a":1,"b":2})"), 1),
+            "bulk response has 6 items, 1 expected");
+  // The count is checked before the items' shape, as before.
+  EXPECT_EQ(parse_error(response(false, "7," + item), 1), "bulk response has 2 items, 1 expected");
+  EXPECT_EQ(parse_error(response(false, "7"), 2), "bulk response has 1 items, 2 expected");
+}
+
+TEST(BulkResponseTest, EmptyItemsArrayWithNoneExpected) {
+  EXPECT_TRUE(parse_ok(R"({"items":[]})", 0).items.empty());
+  EXPECT_TRUE(parse_ok(R"({"errors":false,"items":[]})", 0).items.empty());
+  EXPECT_EQ(parse_error(R"({"items":[]})", 1), "bulk response has 0 items, 1 expected");
+}
+
+TEST(BulkResponseTest, FirstItemErrorIsReported) {
+  EXPECT_EQ(parse_error(response(true, R"({"create":{"status":201}},{"create":1},[],{})"), 4),
+            "bulk response item 1 operation is not an object");
+  EXPECT_EQ(parse_error(response(true, R"({"create":{"status":201}},"x",{"create":1})"), 3),
+            "bulk response item 1 is not an object with exactly one operation");
+}
+
+TEST(BulkResponseTest, InvalidJsonWinsOverShapeErrors) {
+  EXPECT_THAT(parse_error(R"([1,2)", 0), HasSubstr("not valid JSON"));
+  EXPECT_THAT(parse_error(R"({"items":5,)", 0), HasSubstr("not valid JSON"));
+  EXPECT_THAT(parse_error(R"({"items":[7,{"create":1}],"took":})", 2), HasSubstr("not valid JSON"));
+  EXPECT_THAT(parse_error(R"({"items":[],"x":[1,]})", 0), HasSubstr("not valid JSON"));
+  EXPECT_THAT(parse_error(R"({"items":[]} // comment)", 0), HasSubstr("not valid JSON"));
+  EXPECT_EQ(parse_error(R"({"items":[]} {})", 0), "bulk response is not valid JSON: extra data");
+  EXPECT_THAT(parse_error("{\"items\":[],\"x\":\"\xFF\"}", 0), HasSubstr("not valid JSON"));
+}
+
+TEST(BulkResponseTest, EscapedCharactersInReason) {
+  const ItemResult item = single(
+      R"({"create":{"status":400,"error":{"type":"t\\u","reason":"say \"caf\u00e9\"\n\t/\/"}}})");
+  EXPECT_EQ(item.reason, "t\\u: say \"caf\xC3\xA9\"\n\t//");
+  EXPECT_EQ(single(R"({"create":{"status":400,"error":"\"quoted\" \u20ac"}})").reason,
+            "\"quoted\" \xE2\x82\xAC");
+}
+
+TEST(BulkResponseTest, LongReasonCutAtCharacterBoundary) {
+  // "t: " + 296 bytes puts "é" (C3 A9) at bytes 299-300, across the limit; escaped and raw.
+  const std::string prefix(296, 'r');
+  for (const std::string_view e_acute : {R"(\u00e9)", "\xC3\xA9"}) {
+    const ItemResult item = single(R"({"create":{"status":400,"error":{"type":"t","reason":")" +
+                                   prefix + std::string(e_acute) + R"(more"}}})");
+    EXPECT_EQ(item.reason, "t: " + prefix) << e_acute;
+  }
+  // Ending exactly at the limit, it is kept.
+  const std::string shorter(295, 'r');
+  EXPECT_EQ(single(R"({"create":{"status":400,"error":{"type":"t","reason":")" + shorter +
+                   R"(\u00e9more"}}})")
+                .reason,
+            "t: " + shorter + "\xC3\xA9");
+  // A long type alone fills the reason; the separator is cut off.
+  const std::string type(299, 'y');
+  EXPECT_EQ(
+      single(R"({"create":{"status":400,"error":{"type":")" + type + R"(","reason":"r"}}})").reason,
+      type + ":");
+  // The string error of Elasticsearch 1.x, with a 3-byte character across the limit.
+  EXPECT_EQ(single(R"({"create":{"status":503,"error":")" + std::string(299, 's') + R"(\u20ac"}})")
+                .reason,
+            std::string(299, 's'));
+}
+
+TEST(BulkResponseTest, VeryLongEscapedReasonInManyPieces) {
+  // Escaped strings reach the handler through a 4 KB buffer: this one comes in several pieces.
+  std::string reason;
+  for (int i = 0; i < 3000; ++i) reason += R"(\u00e9\"x)";
+  const ItemResult item =
+      single(R"({"create":{"status":400,"error":{"type":"t","reason":")" + reason + R"("}}})");
+  std::string expected = "t: ";
+  while (expected.size() + 4 <= 300) expected += "\xC3\xA9\"x";
+  if (expected.size() + 2 <= 300) expected += "\xC3\xA9";
+  EXPECT_EQ(item.reason, expected);
+  EXPECT_LE(item.reason.size(), 300u);
+}
+
+TEST(BulkResponseTest, ReasonsOnlyForFailingItems) {
+  const BulkResult result =
+      parse_ok(response(true, R"({"create":{"status":201,"error":{"type":"t","reason":"r"}}},)"
+                              R"({"create":{"status":409,"error":{"type":"t","reason":"r"}}},)"
+                              R"({"create":{"status":502,"error":{"type":"t","reason":"r"}}})"),
+               3);
+  ASSERT_EQ(result.items.size(), 3u);
+  EXPECT_EQ(result.items[0].reason, "");
+  EXPECT_EQ(result.items[1].reason, "");
+  EXPECT_EQ(result.items[2].reason, "t: r");
+}
+
 TEST(BulkStatusTest, Classes) {
   EXPECT_EQ(classify_bulk_status(200), StatusClass::success);
   for (const int status : {429, 502, 503, 504}) {
