@@ -101,7 +101,7 @@ export async function startServer(name, cfg, { sinkPath } = {}) {
     else if (name === 'collector-file' && sinkPath) {
       s = await startCollector(cfg, ['--sink', `file:${sinkPath}`], { track });
     } else if (name === 'collector-file') {
-      const dir = mkdtempSync(join(cfg.tmp, 'sink-')); // under the harness's temporary directory: gone on exit, whatever happens
+      const dir = mkdtempSync(join(cfg.sinkRoot, 'sink-')); // under the harness's sink directory: gone on exit, whatever happens
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
       const file = join(dir, 'events.ndjson');
       s = await startCollector(cfg, ['--sink', `file:${file}`], { track });
