@@ -1,6 +1,7 @@
 #include "elastic/bulk_batcher.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace iot::elastic {
 
@@ -14,11 +15,18 @@ void DocumentBatch::append(std::string_view lines, QueuedDocument document) {
 BulkBatcher::BulkBatcher(Limits limits) : limits_(limits) {}
 
 void BulkBatcher::add(std::string_view lines, QueuedDocument document, Clock::time_point now) {
-  document.offset = buffer_.size();
+  if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < lines.size()) {
+    std::string chunk = std::exchange(spare_, std::string());
+    chunk.clear();
+    chunk.reserve(std::max(kChunkBytes, lines.size()));
+    chunks_.push_back(std::move(chunk));
+  }
+  std::string& chunk = chunks_.back();
+  document.offset = chunk.size();
   document.length = lines.size();
-  buffer_ += lines;
+  chunk += lines;
   bytes_ += lines.size();
-  queue_.push_back(Entry{document, now});
+  queue_.push_back(Entry{document, front_chunk_ + chunks_.size() - 1, now});
 }
 
 bool BulkBatcher::due(Clock::time_point now) const {
@@ -46,26 +54,26 @@ BulkBatcher::Batch BulkBatcher::take() {
     ++count;
   }
   Batch batch;
-  if (count == 0) return batch;
-  // Queued lines are contiguous from the front: the batch's body is one slice of the buffer.
-  batch.body.assign(buffer_, taken_, batch_bytes);
+  batch.body.reserve(batch_bytes);
   batch.documents.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
-    QueuedDocument document = queue_.front().document;
-    document.offset -= taken_;
-    batch.documents.push_back(document);
+    const Entry& entry = queue_.front();
+    batch.append(std::string_view(chunks_[entry.chunk - front_chunk_])
+                     .substr(entry.document.offset, entry.document.length),
+                 entry.document);
     queue_.pop_front();
   }
   bytes_ -= batch_bytes;
-  taken_ += batch_bytes;
-  if (queue_.empty()) {
-    buffer_.clear();  // keeps its capacity for the next batch
-    taken_ = 0;
-  } else if (taken_ >= buffer_.size() / 2) {
-    // Drop what was taken once it is half of the buffer: each byte moves at most once more.
-    buffer_.erase(0, taken_);
-    for (auto& entry : queue_) entry.document.offset -= taken_;
-    taken_ = 0;
+  // Chunks before the next queued document's are done with (all of them when none is queued);
+  // one of the usual size is kept for the next.
+  const std::uint64_t keep_from =
+      queue_.empty() ? front_chunk_ + chunks_.size() : queue_.front().chunk;
+  while (front_chunk_ < keep_from) {
+    if (spare_.capacity() < kChunkBytes && chunks_.front().capacity() <= 2 * kChunkBytes) {
+      spare_ = std::move(chunks_.front());
+    }
+    chunks_.pop_front();
+    ++front_chunk_;
   }
   return batch;
 }

@@ -110,6 +110,31 @@ TEST(BulkBatcher, EachDocumentOfABatchFindsItsOwnLinesInTheBody) {
   EXPECT_EQ(batcher.bytes(), 0u);
 }
 
+TEST(BulkBatcher, DocumentsOfEverySizeKeepTheirLinesAcrossChunks) {
+  // Sizes from a few bytes to more than the batcher's 256 KiB chunks, each filled with its own
+  // letter, so that a document read from the wrong chunk or offset shows.
+  const auto now = Clock::now();
+  BulkBatcher batcher({.max_docs = 4, .max_bytes = 1 << 30, .linger = 1s});
+  const std::size_t sizes[] = {10, 100'000, 200'000, 30, 300'000, 70'000, 1, 262'144, 5, 150'000};
+  auto document = [&](std::size_t index) {
+    return std::string(sizes[index] - 1, static_cast<char>('a' + index)) + "\n";
+  };
+  std::size_t taken = 0;
+  auto check = [&](const DocumentBatch& batch) {
+    for (const auto& queued : batch.documents) {
+      ASSERT_EQ(queued.group, ++taken);
+      EXPECT_EQ(batch.lines(queued), document(queued.group - 1)) << "document " << queued.group;
+    }
+  };
+  for (std::size_t i = 0; i < std::size(sizes); ++i) {
+    batcher.add(document(i), QueuedDocument{.group = i + 1}, now);
+    if (i % 3 == 2) check(batcher.take());
+  }
+  while (!batcher.empty()) check(batcher.take());
+  EXPECT_EQ(taken, std::size(sizes));
+  EXPECT_EQ(batcher.bytes(), 0u);
+}
+
 TEST(BulkBatcher, ARetriedDocumentKeepsItsAttemptAndGroup) {
   const auto now = Clock::now();
   BulkBatcher batcher({.max_docs = 10, .max_bytes = 1 << 20, .linger = 1s});
