@@ -18,6 +18,7 @@ import { describeMachine } from './lib/machine.mjs';
 import { profileCollector, shortSymbol } from './lib/profile.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
 
 function writableDir(path) {
   try {
@@ -27,7 +28,6 @@ function writableDir(path) {
     return false;
   }
 }
-const root = resolve(here, '../..');
 const USAGE = `node tests/bench/harness.mjs [options]
   --duration S        seconds per measured run (3; --quick 1.5)
   --runs N            measured runs per cell, medians reported (3; --quick 1)
