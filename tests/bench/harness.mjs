@@ -28,6 +28,7 @@ function writableDir(path) {
     return false;
   }
 }
+
 const USAGE = `node tests/bench/harness.mjs [options]
   --duration S        seconds per measured run (3; --quick 1.5)
   --runs N            measured runs per cell, medians reported (3; --quick 1)
