@@ -78,9 +78,22 @@ int run_load(int argc, const char* const* argv, const cli::Environment& env) {
             [&](std::string_view v) {
               concurrency = static_cast<std::uint32_t>(cli::parse_unsigned(v, 1, 1'000'000));
             });
-  flags.add("devices", "N", "Simulated devices, each its own UDP source port (1..50000).",
+  flags.add("devices", "N", "Simulated devices (1..50000), told apart as --spread says.",
             std::to_string(options.devices),
             [&](std::string_view v) { options.devices = cli::parse_unsigned(v, 1, 50'000); });
+  flags.add("spread", "ports|addresses",
+            "ports: each device its own UDP source port (like a fleet behind NAT). addresses: "
+            "one socket per thread, each device its own source address 127.1.x.y (a collector "
+            "on 127.0.0.1 only): 10,000 devices then cost iotc what one does.",
+            "ports", [&](std::string_view v) {
+              if (v == "ports") {
+                options.spread = coapwire::DeviceSpread::source_ports;
+              } else if (v == "addresses") {
+                options.spread = coapwire::DeviceSpread::loopback_addresses;
+              } else {
+                throw cli::UsageError("expected ports or addresses, got '" + std::string(v) + "'");
+              }
+            });
   flags.add("threads", "N", "Event loops, one per core (1..256).", "1", [&](std::string_view v) {
     options.threads = static_cast<unsigned>(cli::parse_unsigned(v, 1, 256));
   });
@@ -158,6 +171,9 @@ int run_load(int argc, const char* const* argv, const cli::Environment& env) {
   if (non_confirmable) options.confirmable = false;
   if (!options.duration && !options.count) options.duration = std::chrono::seconds(10);
   if (options.run_id.empty()) options.run_id = new_run_id();
+  if (options.spread == coapwire::DeviceSpread::loopback_addresses && options.globals.dtls()) {
+    throw cli::UsageError("--spread addresses cannot use DTLS (a session per port): use ports");
+  }
   if (options.devices < options.threads) {
     throw cli::UsageError("--devices must be at least --threads");
   }

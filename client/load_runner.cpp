@@ -171,13 +171,16 @@ class LoadThread {
               engine.remote_host = options.globals.host;
               engine.remote_port = options.globals.port;
               engine.devices = std::max<std::size_t>(share.devices, 1);
+              engine.spread = options.spread;
               engine.transmission = options.transmission;
-              // Room for bursts without a full socket per device: 64 MiB spread over the devices,
+              // Room for bursts without a full socket per device: 64 MiB spread over the sockets,
               // between 64 KiB and 4 MiB each.
-              const auto per_device =
-                  std::clamp<std::size_t>((64u << 20) / engine.devices, 64u << 10, 4u << 20);
-              engine.receive_buffer_bytes = static_cast<int>(per_device);
-              engine.send_buffer_bytes = static_cast<int>(per_device);
+              const std::size_t sockets =
+                  options.spread == coapwire::DeviceSpread::source_ports ? engine.devices : 1;
+              const auto per_socket =
+                  std::clamp<std::size_t>((64u << 20) / sockets, 64u << 10, 4u << 20);
+              engine.receive_buffer_bytes = static_cast<int>(per_socket);
+              engine.send_buffer_bytes = static_cast<int>(per_socket);
               engine.dtls_devices =
                   options.globals.engine_credentials(share.first_device, engine.devices);
               engine.dtls_handshake_timeout = options.globals.handshake_timeout;
@@ -439,6 +442,7 @@ LoadResult run_load_test(const LoadOptions& options,
   report.mode = options.mode;
   report.threads = options.threads;
   report.devices = options.devices;
+  report.devices_by_address = options.spread == coapwire::DeviceSpread::loopback_addresses;
   report.message_type = options.confirmable ? loadgen::MessageType::confirmable
                                             : loadgen::MessageType::non_confirmable;
   report.batch = options.batch;

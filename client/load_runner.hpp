@@ -9,6 +9,7 @@
 #include <string_view>
 #include <variant>
 
+#include "coapwire/client_engine.hpp"
 #include "coapwire/transmission.hpp"
 #include "global_options.hpp"
 #include "loadgen/hdr_histogram.hpp"
@@ -20,7 +21,10 @@ struct LoadOptions {
   GlobalOptions globals;
   std::variant<loadgen::OpenLoop, loadgen::ClosedLoop> mode = loadgen::OpenLoop{1000};
   unsigned threads = 1;
-  std::size_t devices = 100;  // distinct source ports, spread over the threads
+  std::size_t devices = 100;  // spread over the threads
+  // How the server tells the devices apart: by source port (a socket each), or by loopback
+  // source address on one socket per thread (coapwire::DeviceSpread).
+  coapwire::DeviceSpread spread = coapwire::DeviceSpread::source_ports;
   // The run ends at whichever comes first; at least one is set.
   std::optional<std::chrono::milliseconds> duration;
   std::optional<std::uint64_t> count;  // requests

@@ -8,7 +8,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAll, start } from './lib/processes.mjs';
-import { SERVERS, startServer, startCollector } from './lib/servers.mjs';
+import { SERVERS, bufferedBytes, startServer, startCollector } from './lib/servers.mjs';
 import { runCell, runOnce, summarise } from './lib/runner.mjs';
 import { median, keepsUp } from './lib/stats.mjs';
 import { firstCoapAnswer, freeUdpPort, freeTcpPort, httpGet } from './lib/net.mjs';
@@ -38,6 +38,7 @@ const USAGE = `node tests/bench/harness.mjs [options]
   --quick             1 run per cell after the warm-up, short runs
   --smoke             every server, one ~0.5 s run with a small load; exit 1 unless all answered and every column is computed
   --soak S            also run the collector (file sink) at ~80 % of its max rate for S seconds, sampling RSS and throughput every 10 s
+  --soak-server NAME  the collector variant the soak runs (collector-file; or collector-accepted: also samples the events buffered for Elasticsearch)
   --profile           also perf-record the collector (file sink, CON, 1 device) at full load
   --json FILE         every raw run as JSON
   --markdown FILE     the results with a description of the machine
@@ -51,7 +52,7 @@ Binaries: IOT_COLLECTOR_BIN, IOTC_BIN, COAP_ACK_SERVER_BIN, ELASTIC_BULK_SINK_BI
 const { values: opt } = parseArgs({
   options: {
     duration: { type: 'string' }, runs: { type: 'string' }, warmup: { type: 'string' }, rates: { type: 'string' },
-    only: { type: 'string' }, quick: { type: 'boolean' }, smoke: { type: 'boolean' }, soak: { type: 'string' },
+    only: { type: 'string' }, quick: { type: 'boolean' }, smoke: { type: 'boolean' }, soak: { type: 'string' }, 'soak-server': { type: 'string', default: 'collector-file' },
     profile: { type: 'boolean' }, json: { type: 'string' }, markdown: { type: 'string' }, 'no-pin': { type: 'boolean' }, 'sink-dir': { type: 'string' }, help: { type: 'boolean' },
     elastic: { type: 'string', default: 'sink' },
   },
@@ -149,6 +150,12 @@ const BASE_CELLS = [1, 10000].flatMap((devices) => [false, true].map((non) => ({
 // With --ack stored a request waits for its bulk request (--bulk-linger-ms, 20 ms, plus the round
 // trip), so 64 in flight cap a closed loop near 64 / 25 ms: its throughput needs a wider window.
 const WIDE_CELLS = [1, 10000].map((devices) => ({ id: `w1024-${devices === 1 ? '1dev' : '10kdev'}-con`, load: { concurrency: 1024, devices } }));
+// With a socket per device, iotc pays a system call per device and datagram and saturates its core
+// long before the servers do (the acknowledge-only server drops to ~0.4× with 10,000 ports): the
+// same pair with every device its own loopback address on one socket (iotc --spread addresses)
+// measures the server's cost of 10,000 peers instead.
+const ADDRESS_CELLS = [1, 10000].map((devices) => ({ id: `${devices === 1 ? '1dev' : '10kdev'}-addr-con`, load: { concurrency: 64, devices, spread: 'addresses' } }));
+const ADDRESS_SERVERS = new Set(['ack', 'collector-file', 'collector-accepted']);
 const SMOKE_CELL = { id: 'smoke', load: { concurrency: 4, devices: 2 } };
 const WARMUP = { concurrency: 64, devices: 1 };
 const SWEEP_DEVICES = 16;
@@ -166,7 +173,7 @@ async function benchServer(name) {
     }
     await runOnce(cfg, server, WARMUP, settings.warmupS); // discarded: caches, allocator, JIT
     await server.betweenRuns();
-    const cells = [...BASE_CELLS, ...(isCollector ? [{ id: 'batch10', load: { concurrency: 64, devices: 1, batch: 10 } }] : []), ...(name === 'collector-stored' ? WIDE_CELLS : [])];
+    const cells = [...BASE_CELLS, ...(ADDRESS_SERVERS.has(name) ? ADDRESS_CELLS : []), ...(isCollector ? [{ id: 'batch10', load: { concurrency: 64, devices: 1, batch: 10 } }] : []), ...(name === 'collector-stored' ? WIDE_CELLS : [])];
     for (const cell of cells) {
       log(`  ${name}: ${cell.id}`);
       results.push(await runCell(cfg, server, cell, { runs: settings.runs, durationS: settings.durationS, log }));
@@ -216,32 +223,38 @@ async function readyTime() {
 }
 
 /**
- * --soak: the collector (file sink writing to /dev/null: at full load a real file outruns the
- * disk within seconds, and then the disk is measured) at 80 % of its closed-loop maximum,
- * sampled every 10 s.
+ * --soak: a collector variant at 80 % of its closed-loop maximum, sampled every 10 s. The file
+ * sink writes to /dev/null: at full load a real file outruns the disk within seconds, and then
+ * the disk is measured. With Elasticsearch the samples also hold the bytes waiting for it: a
+ * backlog that grows would end in 5.03s.
  */
-async function soak(seconds) {
-  const server = await startServer('collector-file', cfg, { sinkPath: '/dev/null' });
+async function soak(seconds, name) {
+  if (!SERVERS.some((s) => s.collector && s.name === name)) throw new Error(`--soak-server: not a collector variant: ${name}`);
+  const server = await startServer(name, cfg, { sinkPath: '/dev/null' });
   try {
     await runOnce(cfg, server, WARMUP, settings.warmupS);
     const max = await runOnce(cfg, server, WARMUP, settings.durationS);
+    await server.betweenRuns();
     const rate = Math.round(max.eventsPerS * 0.8);
-    log(`  soak: ${seconds} s at ${rate}/s (80 % of ${Math.round(max.eventsPerS)}/s)`);
+    log(`  soak: ${name}, ${seconds} s at ${rate}/s (80 % of ${Math.round(max.eventsPerS)}/s)`);
     const samples = [];
-    const accepted = async () => Number(/^iot_events_accepted_total\s+(\S+)/m.exec((await httpGet(server.admin, '/metrics')).body)?.[1] ?? NaN);
-    let last = { t: performance.now(), n: await accepted() };
+    const metrics = async () => {
+      const body = (await httpGet(server.admin, '/metrics')).body;
+      return { accepted: Number(/^iot_events_accepted_total\s+(\S+)/m.exec(body)?.[1] ?? NaN), buffered: server.esPid ? bufferedBytes(body) : null };
+    };
+    let last = { t: performance.now(), n: (await metrics()).accepted };
     const timer = setInterval(async () => {
-      const now = { t: performance.now(), n: await accepted().catch(() => NaN) };
-      samples.push({ atS: Math.round(samples.length * 10 + 10), rssBytes: currentRss(server.pid), eventsPerS: (now.n - last.n) / ((now.t - last.t) / 1000) });
+      const m = await metrics().catch(() => ({ accepted: NaN, buffered: null }));
+      const now = { t: performance.now(), n: m.accepted };
+      samples.push({ atS: Math.round(samples.length * 10 + 10), rssBytes: currentRss(server.pid), eventsPerS: (now.n - last.n) / ((now.t - last.t) / 1000), bufferedBytes: m.buffered });
       last = now;
-      server.betweenRuns();
     }, 10000);
     try {
       await runOnce(cfg, server, { rate, devices: 1 }, seconds);
     } finally {
       clearInterval(timer);
     }
-    return { rate, samples, peakRss: peakRss(server.pid) };
+    return { server: name, rate, samples, peakRss: peakRss(server.pid) };
   } finally {
     await server.stop();
   }
@@ -300,7 +313,7 @@ async function main() {
   if (!smoke && only.includes('collector-file')) {
     log('bench: two worker threads');
     sections.twoThreads = await twoThreads().catch((e) => ({ skipped: `failed: ${e.message}` }));
-    if (opt.soak) sections.soak = await soak(number(opt.soak, null, 'soak')).catch((e) => ({ failed: e.message }));
+    if (opt.soak) sections.soak = await soak(number(opt.soak, null, 'soak'), opt['soak-server']).catch((e) => ({ failed: e.message }));
     if (opt.profile) {
       log('bench: profile');
       sections.profile = await runProfile().catch((e) => ({ failed: e.message }));
@@ -375,8 +388,9 @@ function describeSections(s) {
   if (s.soak) {
     if (s.soak.failed) lines.push(`soak: failed: ${s.soak.failed}`);
     else {
-      lines.push(`soak at ${s.soak.rate}/s: t (s), RSS (MiB), events/s`);
-      for (const x of s.soak.samples) lines.push(`  ${String(x.atS).padStart(5)}  ${(x.rssBytes / 2 ** 20).toFixed(1).padStart(7)}  ${Math.round(x.eventsPerS).toString().padStart(8)}`);
+      const es = s.soak.samples.some((x) => x.bufferedBytes !== null && x.bufferedBytes !== undefined);
+      lines.push(`soak, ${s.soak.server}, at ${s.soak.rate}/s: t (s), RSS (MiB), events/s${es ? ', buffered for Elasticsearch (KiB)' : ''}`);
+      for (const x of s.soak.samples) lines.push(`  ${String(x.atS).padStart(5)}  ${(x.rssBytes / 2 ** 20).toFixed(1).padStart(7)}  ${Math.round(x.eventsPerS).toString().padStart(8)}${es ? `  ${x.bufferedBytes === null ? '-' : (x.bufferedBytes / 1024).toFixed(0).padStart(8)}` : ''}`);
       const a = s.soak.samples[0];
       const b = s.soak.samples.at(-1);
       if (a && b) lines.push(`  RSS growth ${((b.rssBytes - a.rssBytes) / 2 ** 20).toFixed(1)} MiB from ${a.atS} s to ${b.atS} s; peak ${(s.soak.peakRss / 2 ** 20).toFixed(1)} MiB`);

@@ -148,6 +148,46 @@ describe('iotc load', () => {
     }
   });
 
+  it('--spread addresses: each device its own loopback source address, every answer back to its device', async () => {
+    // An independent server sees 6 peers: 3 addresses on each of the 2 threads' ports.
+    const npm = await startNpmServer();
+    try {
+      const r = await iotc(['load', '--spread', 'addresses', '--concurrency', '6', '--count', '60', '--devices', '6', '--threads', '2', '--report', 'json', '--host', '127.0.0.1', '--port', String(npm.port)]);
+      assert.equal(r.status, 0, r.stderr);
+      const report = JSON.parse(r.stdout);
+      assertValidReport(report);
+      assert.equal(report.device_spread, 'addresses');
+      assert.equal(report.responses['2.01'], 60);
+      assert.equal(npm.requests.length, 60, 'no request twice');
+      const peers = new Set(npm.requests.map((q) => `${q.rsinfo.address}:${q.rsinfo.port}`));
+      assert.equal(peers.size, 6, `six devices, six peers: ${[...peers]}`);
+      assert.deepEqual([...new Set(npm.requests.map((q) => q.rsinfo.address))].sort(), ['127.1.0.1', '127.1.0.2', '127.1.0.3']);
+      assert.equal(new Set(npm.requests.map((q) => q.rsinfo.port)).size, 2, 'one port per thread');
+    } finally {
+      await npm.close();
+    }
+    // The collector stores every event of every device.
+    const mark = c.sinkMark();
+    const r = await iotc(['load', '--spread', 'addresses', '--rate', '500', '--count', '300', '--devices', '30', '--report', 'json', '--sender', 'spread', ...target(c)]);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.responses['2.01'], 300);
+    assert.equal(report.timeouts, 0);
+    const docs = c.sinkPairs(mark).map((p) => p.doc).filter((d) => d.payload.run_id === report.run_id);
+    assert.equal(docs.length, 300, 'every event of the run is stored');
+    assert.equal(new Set(docs.map((d) => d.sender)).size, 30, 'one sender per device');
+    // Only for a server on this host, and never with DTLS.
+    const v6 = await iotc(['load', '--spread', 'addresses', '--count', '1', '--host', '::1', '--port', '5683']);
+    assert.equal(v6.status, 1);
+    assert.match(v6.stderr, /loopback source address need a server on 127\.0\.0\.0\/8, not \[::1\]:5683/);
+    const psk = await iotc(['load', '--spread', 'addresses', '--count', '1', '--psk-identity', 'd', '--psk-key', '00112233445566778899aabbccddeeff', ...target(c)]);
+    assert.equal(psk.status, 2);
+    assert.match(psk.stderr, /--spread addresses cannot use DTLS/);
+    const bad = await iotc(['load', '--spread', 'nat', '--count', '1', ...target(c)]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /expected ports or addresses, got 'nat'/);
+  });
+
   it('--html: one self-contained page that headless Chromium renders with both charts', async (t) => {
     const html = path.join(dir, 'report.html');
     const r = await iotc(['load', '--rate', '100', '--duration', '2s', '--html', html, '--silent', ...target(c)]);

@@ -1,5 +1,7 @@
 #include "coapwire/client_engine.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -11,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -100,6 +103,7 @@ struct Device {
   SendState send_state = SendState::idle;
   std::uint8_t recent_next = 0;
   std::vector<Outgoing> outgoing;
+  std::uint32_t flushed = 0;  // shared socket: datagrams at the front of `outgoing` already gone
   std::array<RecentExchange, kRecentPerDevice> recent{};
 };
 
@@ -139,7 +143,8 @@ class ClientEngine::Impl {
   std::size_t in_flight() const { return in_flight_; }
   std::size_t device_count() const { return devices_.size(); }
   std::uint16_t local_port(std::size_t device) const {
-    return detail::local_port_of(devices_.at(device).socket.get());
+    const Device& state = devices_.at(device);
+    return detail::local_port_of(shared() ? shared_socket_.get() : state.socket.get());
   }
   EngineCounters counters() const { return counters_; }
 
@@ -165,6 +170,15 @@ class ClientEngine::Impl {
   void on_writable(std::uint32_t device);
 
   void on_readable(std::uint32_t device);
+
+  // DeviceSpread::loopback_addresses: one socket for every device.
+  bool shared() const { return options_.spread == DeviceSpread::loopback_addresses; }
+  void open_shared_socket(const detail::SocketBuffers& buffers);
+  void flush_shared();
+  void block_shared(int error);
+  void on_shared_writable();
+  void on_shared_readable();
+  std::optional<std::uint32_t> shared_receiver(mmsghdr& header) const;
   void on_datagram(std::uint32_t device, std::span<const std::uint8_t> datagram);
   void on_ack_or_reset(std::uint32_t device, const Message& message);
   void on_server_message(std::uint32_t device, const Message& message);
@@ -200,6 +214,8 @@ class ClientEngine::Impl {
   detail::RemoteEndpoint remote_;
   FileDescriptor epoll_;
   std::vector<Device> devices_;
+  FileDescriptor shared_socket_;  // DeviceSpread::loopback_addresses only
+  SendState shared_state_ = SendState::idle;
 
   // Exchanges live in slots that are reused; a deque keeps them in place as it grows, and each
   // slot keeps its datagram buffer's capacity.
@@ -230,6 +246,13 @@ class ClientEngine::Impl {
   std::array<mmsghdr, kReceiveBatch> receive_headers_{};
   std::array<iovec, kSendBatch> send_iov_{};
   std::array<mmsghdr, kSendBatch> send_headers_{};
+  // Shared socket: the sender of each datagram received, and IP_PKTINFO in both directions.
+  struct alignas(cmsghdr) PacketInfoControl {
+    std::array<std::uint8_t, CMSG_SPACE(sizeof(in_pktinfo))> bytes{};
+  };
+  std::array<sockaddr_storage, kReceiveBatch> receive_names_{};
+  std::array<PacketInfoControl, kReceiveBatch> receive_control_{};
+  std::array<PacketInfoControl, kSendBatch> send_control_{};
 
   TimePoint now_{};
   std::size_t completed_ = 0;
@@ -263,7 +286,20 @@ ClientEngine::Impl::Impl(EngineOptions options, HandshakeObserver on_handshake)
   exchange_timeout_ = options_.transmission.effective_exchange_timeout();
 
   remote_ = detail::resolve_remote(options_.remote_host, options_.remote_port);
-  detail::reserve_descriptors(options_.devices);
+  if (shared()) {
+    const auto& remote = reinterpret_cast<const sockaddr_in&>(remote_.address);
+    if (remote_.family != AF_INET || (ntohl(remote.sin_addr.s_addr) >> 24) != 127) {
+      throw std::invalid_argument(
+          "coapwire: devices told apart by loopback source address need a server on "
+          "127.0.0.0/8, not " +
+          remote_.text);
+    }
+    if (dtls()) {
+      throw std::invalid_argument(
+          "coapwire: devices told apart by loopback source address cannot use DTLS");
+    }
+  }
+  detail::reserve_descriptors(shared() ? 1 : options_.devices);
   epoll_ = FileDescriptor(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) throw std::system_error(errno, std::generic_category(), "coapwire: epoll_create1");
 
@@ -278,8 +314,9 @@ ClientEngine::Impl::Impl(EngineOptions options, HandshakeObserver on_handshake)
   devices_.resize(options_.devices);
   for (std::size_t i = 0; i < devices_.size(); ++i) {
     Device& device = devices_[i];
-    device.socket = detail::open_device_socket(remote_, buffers, i, devices_.size());
     device.next_message_id = static_cast<std::uint16_t>(random_());
+    if (shared()) continue;
+    device.socket = detail::open_device_socket(remote_, buffers, i, devices_.size());
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 = i;
@@ -297,6 +334,33 @@ ClientEngine::Impl::Impl(EngineOptions options, HandshakeObserver on_handshake)
   for (std::size_t i = 0; i < kSendBatch; ++i) {
     send_headers_[i].msg_hdr.msg_iov = &send_iov_[i];
     send_headers_[i].msg_hdr.msg_iovlen = 1;
+  }
+  if (shared()) open_shared_socket(buffers);
+}
+
+void ClientEngine::Impl::open_shared_socket(const detail::SocketBuffers& buffers) {
+  shared_socket_ = detail::open_shared_loopback_socket(buffers);
+  epoll_event event{};
+  event.events = EPOLLIN;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, shared_socket_.get(), &event) != 0) {
+    throw std::system_error(errno, std::generic_category(), "coapwire: epoll_ctl(ADD)");
+  }
+  // Every datagram goes to the remote from its device's address (set as it leaves): the control
+  // message is laid out once here.
+  for (std::size_t i = 0; i < kSendBatch; ++i) {
+    msghdr& header = send_headers_[i].msg_hdr;
+    header.msg_name = &remote_.address;
+    header.msg_namelen = remote_.length;
+    header.msg_control = send_control_[i].bytes.data();
+    header.msg_controllen = send_control_[i].bytes.size();
+    cmsghdr* control = CMSG_FIRSTHDR(&header);
+    control->cmsg_level = IPPROTO_IP;
+    control->cmsg_type = IP_PKTINFO;
+    control->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+  }
+  for (std::size_t i = 0; i < kReceiveBatch; ++i) {
+    receive_headers_[i].msg_hdr.msg_name = &receive_names_[i];
+    receive_headers_[i].msg_hdr.msg_control = receive_control_[i].bytes.data();
   }
 }
 
@@ -495,8 +559,12 @@ void ClientEngine::Impl::flush() {
   // Send times start retransmission timers and latencies: read the clock after this wake-up's
   // processing, not before it.
   now_ = Clock::now();
-  for (std::size_t i = 0; i < pending_devices_.size(); ++i) flush_device(pending_devices_[i]);
-  pending_devices_.clear();
+  if (shared()) {
+    flush_shared();
+  } else {
+    for (std::size_t i = 0; i < pending_devices_.size(); ++i) flush_device(pending_devices_[i]);
+    pending_devices_.clear();
+  }
   if (failed_sends_.empty()) return;
   // Completions may send(): run them only once the device queues are consistent again, and from
   // a list of our own, so a completion that throws cannot leave one to be completed twice.
@@ -645,6 +713,120 @@ void ClientEngine::Impl::on_writable(std::uint32_t device) {
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, state.socket.get(), &event);
   state.send_state = SendState::pending;
   pending_devices_.push_back(device);
+}
+
+// The shared socket sends for every pending device at once: batches of kSendBatch datagrams
+// taken device after device, in queue order, each stamped with its device's source address.
+void ClientEngine::Impl::flush_shared() {
+  for (const std::uint32_t device : pending_devices_) {
+    std::erase_if(devices_[device].outgoing,
+                  [this](const Outgoing& outgoing) { return is_stale(outgoing); });
+  }
+  struct Taken {
+    std::size_t pending = 0;  // the device's position in pending_devices_
+    std::uint32_t device = 0;
+    std::uint32_t index = 0;  // in the device's queue
+  };
+  std::array<Taken, kSendBatch> batch{};
+  std::size_t pending = 0;  // where gathering goes on
+  std::uint32_t index = 0;
+  int refusals = 0;
+  while (shared_state_ == SendState::idle) {
+    std::size_t count = 0;
+    while (count < kSendBatch && pending < pending_devices_.size()) {
+      const std::uint32_t device = pending_devices_[pending];
+      const std::vector<Outgoing>& queue = devices_[device].outgoing;
+      if (index >= queue.size()) {
+        ++pending;
+        index = 0;
+        continue;
+      }
+      const Outgoing& outgoing = queue[index];
+      if (outgoing.kind == Outgoing::Kind::empty) {
+        send_iov_[count] = iovec{const_cast<std::uint8_t*>(outgoing.empty_bytes.data()),
+                                 outgoing.empty_bytes.size()};
+      } else {
+        std::vector<std::uint8_t>& datagram = exchanges_[outgoing.slot].datagram;
+        send_iov_[count] = iovec{datagram.data(), datagram.size()};
+      }
+      in_pktinfo source{};
+      source.ipi_spec_dst.s_addr = htonl(loopback_device_address(device));
+      std::memcpy(CMSG_DATA(CMSG_FIRSTHDR(&send_headers_[count].msg_hdr)), &source, sizeof source);
+      batch[count++] = Taken{pending, device, index++};
+    }
+    if (count == 0) break;
+    const int sent =
+        ::sendmmsg(shared_socket_.get(), send_headers_.data(), static_cast<unsigned>(count), 0);
+    std::size_t resume = 0;  // the first datagram of the batch still to send
+    if (sent > 0) {
+      for (int i = 0; i < sent; ++i) {
+        Device& state = devices_[batch[i].device];
+        on_sent(state.outgoing[batch[i].index], true);
+        state.flushed = batch[i].index + 1;
+      }
+      resume = static_cast<std::size_t>(sent);
+      refusals = 0;
+    } else {
+      const int error = errno;
+      Device& state = devices_[batch[0].device];
+      const Outgoing& first = state.outgoing[batch[0].index];
+      if (error == EINTR) {
+      } else if (is_would_block(error) || error == ENOBUFS) {
+        ++counters_.would_block;
+        block_shared(error);
+      } else if (error == ECONNREFUSED) {
+        ++counters_.socket_errors;
+        if (++refusals > kMaxRefusalsInARow) {
+          on_sent(first, false);
+          state.flushed = batch[0].index + 1;
+          resume = 1;
+          refusals = 0;
+        }
+      } else {
+        if (first.kind == Outgoing::Kind::request) failed_sends_.emplace_back(first.slot, error);
+        state.flushed = batch[0].index + 1;
+        resume = 1;
+      }
+    }
+    if (resume < count) {
+      pending = batch[resume].pending;
+      index = batch[resume].index;
+    }
+  }
+  // What left is dropped from the queues; devices with datagrams still queued (the socket is
+  // blocked) stay pending, in order.
+  std::size_t kept = 0;
+  for (const std::uint32_t device : pending_devices_) {
+    Device& state = devices_[device];
+    state.outgoing.erase(state.outgoing.begin(), state.outgoing.begin() + state.flushed);
+    state.flushed = 0;
+    if (state.outgoing.empty()) {
+      state.send_state = SendState::idle;
+    } else {
+      pending_devices_[kept++] = device;
+    }
+  }
+  pending_devices_.resize(kept);
+}
+
+void ClientEngine::Impl::block_shared(int error) {
+  if (error == ENOBUFS) {
+    shared_state_ = SendState::blocked_no_buffer;
+    no_buffer_retry_at_ = now_ + kNoBufferRetry;
+    return;
+  }
+  shared_state_ = SendState::blocked_writable;
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLOUT;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, shared_socket_.get(), &event);
+}
+
+void ClientEngine::Impl::on_shared_writable() {
+  if (shared_state_ != SendState::blocked_writable) return;
+  epoll_event event{};
+  event.events = EPOLLIN;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, shared_socket_.get(), &event);
+  shared_state_ = SendState::idle;
 }
 
 // ---- receiving -----------------------------------------------------------------------------
@@ -846,6 +1028,63 @@ void ClientEngine::Impl::on_readable(std::uint32_t device) {
     }
     return;
   }
+}
+
+// Reads until the socket is empty (at most kSharedReadRounds batches per wake-up, so a flood
+// cannot starve the timers): every device's answers arrive here.
+void ClientEngine::Impl::on_shared_readable() {
+  constexpr int kSharedReadRounds = 8;
+  for (int round = 0; round < kSharedReadRounds; ++round) {
+    for (std::size_t i = 0; i < kReceiveBatch; ++i) {
+      receive_headers_[i].msg_hdr.msg_namelen = sizeof receive_names_[i];
+      receive_headers_[i].msg_hdr.msg_controllen = receive_control_[i].bytes.size();
+    }
+    const int received = ::recvmmsg(shared_socket_.get(), receive_headers_.data(), kReceiveBatch,
+                                    MSG_DONTWAIT, nullptr);
+    if (received < 0) {
+      if (is_would_block(errno)) return;
+      if (errno != EINTR) ++counters_.socket_errors;
+      continue;
+    }
+    for (int i = 0; i < received; ++i) {
+      ++counters_.datagrams_received;
+      mmsghdr& header = receive_headers_[i];
+      if ((header.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+        ++counters_.decode_errors;
+        continue;
+      }
+      const auto device = shared_receiver(header);
+      if (!device) {
+        ++counters_.unmatched;
+        continue;
+      }
+      on_datagram(*device,
+                  std::span<const std::uint8_t>(
+                      static_cast<const std::uint8_t*>(receive_iov_[i].iov_base), header.msg_len));
+    }
+    if (static_cast<std::size_t>(received) < kReceiveBatch) return;
+  }
+}
+
+// The device a datagram on the shared socket is for: it must come from the remote, and the
+// address it was sent to (IP_PKTINFO) names the device.
+std::optional<std::uint32_t> ClientEngine::Impl::shared_receiver(mmsghdr& header) const {
+  const auto& from = *static_cast<const sockaddr_in*>(header.msg_hdr.msg_name);
+  const auto& remote = reinterpret_cast<const sockaddr_in&>(remote_.address);
+  if (header.msg_hdr.msg_namelen < sizeof(sockaddr_in) || from.sin_family != AF_INET ||
+      from.sin_port != remote.sin_port || from.sin_addr.s_addr != remote.sin_addr.s_addr) {
+    return std::nullopt;
+  }
+  for (cmsghdr* control = CMSG_FIRSTHDR(&header.msg_hdr); control != nullptr;
+       control = CMSG_NXTHDR(&header.msg_hdr, control)) {
+    if (control->cmsg_level != IPPROTO_IP || control->cmsg_type != IP_PKTINFO) continue;
+    in_pktinfo info{};
+    std::memcpy(&info, CMSG_DATA(control), sizeof info);
+    const std::uint32_t device = ntohl(info.ipi_addr.s_addr) - loopback_device_address(0);
+    if (device < devices_.size()) return device;
+    return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 void ClientEngine::Impl::on_datagram(std::uint32_t device, std::span<const std::uint8_t> datagram) {
@@ -1069,16 +1308,28 @@ std::size_t ClientEngine::Impl::poll(TimePoint deadline) {
     if (completed_ > 0) wake = now_;
     if (!timers_.empty()) wake = std::min(wake, timers_.top().deadline);
     if (!handshake_timers_.empty()) wake = std::min(wake, handshake_timers_.top().deadline);
-    if (!no_buffer_devices_.empty()) wake = std::min(wake, no_buffer_retry_at_);
+    if (!no_buffer_devices_.empty() || shared_state_ == SendState::blocked_no_buffer) {
+      wake = std::min(wake, no_buffer_retry_at_);
+    }
     const int ready = wait_for_events(wake > now_ ? wake - now_ : Clock::duration::zero());
     if (ready < 0 && errno != EINTR) {
       throw std::system_error(errno, std::generic_category(), "coapwire: epoll_wait");
     }
     now_ = Clock::now();
     for (int i = 0; i < ready; ++i) {
+      const bool writable = (events_[i].events & EPOLLOUT) != 0;
+      const bool readable = (events_[i].events & (EPOLLIN | EPOLLERR)) != 0;
+      if (shared()) {
+        if (writable) on_shared_writable();
+        if (readable) on_shared_readable();
+        continue;
+      }
       const auto device = static_cast<std::uint32_t>(events_[i].data.u64);
-      if ((events_[i].events & EPOLLOUT) != 0) on_writable(device);
-      if ((events_[i].events & (EPOLLIN | EPOLLERR)) != 0) on_readable(device);
+      if (writable) on_writable(device);
+      if (readable) on_readable(device);
+    }
+    if (shared_state_ == SendState::blocked_no_buffer && now_ >= no_buffer_retry_at_) {
+      shared_state_ = SendState::idle;
     }
     if (!no_buffer_devices_.empty() && now_ >= no_buffer_retry_at_) {
       for (const std::uint32_t device : no_buffer_devices_) {

@@ -110,6 +110,29 @@ FileDescriptor open_device_socket(const RemoteEndpoint& remote, const SocketBuff
   return socket;
 }
 
+FileDescriptor open_shared_loopback_socket(const SocketBuffers& buffers) {
+  FileDescriptor socket(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!socket) throw std::system_error(errno, std::generic_category(), "coapwire: socket()");
+  set_buffer(socket.get(), SO_SNDBUFFORCE, SO_SNDBUF, buffers.send_bytes);
+  set_buffer(socket.get(), SO_RCVBUFFORCE, SO_RCVBUF, buffers.receive_bytes);
+  const int on = 1;
+  if (::setsockopt(socket.get(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0) {
+    throw std::system_error(errno, std::generic_category(), "coapwire: setsockopt(IP_PKTINFO)");
+  }
+  // Only loopback traffic can reach the socket then (Linux 5.7+ allows it without privileges
+  // before bind); where it is refused, the engine's check of every sender still applies.
+  static constexpr char kLoopback[] = "lo";
+  ::setsockopt(socket.get(), SOL_SOCKET, SO_BINDTODEVICE, kLoopback, sizeof kLoopback - 1);
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  any.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (::bind(socket.get(), reinterpret_cast<const sockaddr*>(&any), sizeof any) != 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            "coapwire: bind() of the shared socket");
+  }
+  return socket;
+}
+
 std::uint16_t local_port_of(int fd) {
   sockaddr_storage address{};
   socklen_t length = sizeof address;

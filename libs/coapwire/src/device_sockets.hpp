@@ -24,6 +24,12 @@ struct SocketBuffers {
 FileDescriptor open_device_socket(const RemoteEndpoint& remote, const SocketBuffers& buffers,
                                   std::size_t device, std::size_t device_count);
 
+// The one socket of DeviceSpread::loopback_addresses: non-blocking, IPv4, bound to an ephemeral
+// port on every address (replies come to each device's own 127.1.x.y), bound to the loopback
+// device where the kernel lets us, and with IP_PKTINFO on (the address a reply was sent to says
+// which device it is for).
+FileDescriptor open_shared_loopback_socket(const SocketBuffers& buffers);
+
 std::uint16_t local_port_of(int fd);
 
 }  // namespace iot::coapwire::detail

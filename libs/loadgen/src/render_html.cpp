@@ -51,7 +51,8 @@ std::string summary_table(const LoadReport& report) {
             " requests in flight");
   }
   row(out, "Senders",
-      text::integer(report.threads) + " threads, " + text::integer(report.devices) + " devices");
+      text::integer(report.threads) + " threads, " + text::integer(report.devices) + " devices" +
+          (report.devices_by_address ? " (one loopback address each)" : ""));
   row(out, "Messages",
       std::string(report.message_type == MessageType::confirmable ? "CON" : "NON") + ", " +
           text::integer(report.batch) + " events and " + text::integer(report.payload_bytes) +

@@ -83,6 +83,7 @@ std::string render_json(const LoadReport& report) {
   root["concurrency"] = closed != nullptr ? json::value(closed->concurrency) : json::value(nullptr);
   root["threads"] = report.threads;
   root["devices"] = report.devices;
+  root["device_spread"] = report.devices_by_address ? "addresses" : "ports";
   root["message_type"] = report.message_type == MessageType::confirmable ? "CON" : "NON";
   root["batch"] = report.batch;
   root["payload_bytes"] = report.payload_bytes;

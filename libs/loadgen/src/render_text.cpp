@@ -64,7 +64,8 @@ std::string render_text(const LoadReport& report) {
   line(out, "target", report.target);
   line(out, "mode", describe_mode(report));
   line(out, "senders",
-       text::integer(report.threads) + " threads, " + text::integer(report.devices) + " devices");
+       text::integer(report.threads) + " threads, " + text::integer(report.devices) + " devices" +
+           (report.devices_by_address ? " (one loopback address each)" : ""));
   line(out, "messages",
        std::string(report.message_type == MessageType::confirmable ? "CON" : "NON") + ", " +
            text::integer(report.batch) + " events per request, " +

@@ -16,6 +16,8 @@ export const CELL_TITLES = {
   '1dev-non': 'window 64, 1 device, NON',
   '10kdev-con': 'window 64, 10,000 devices, CON',
   '10kdev-non': 'window 64, 10,000 devices, NON',
+  '1dev-addr-con': 'window 64, 1 device, CON, iotc --spread addresses',
+  '10kdev-addr-con': 'window 64, 10,000 devices (one loopback address each), CON',
   batch10: 'window 64, 1 device, CON, batch 10',
   'w1024-1dev-con': 'window 1024, 1 device, CON',
   'w1024-10kdev-con': 'window 1024, 10,000 devices, CON',
@@ -90,6 +92,9 @@ export function targets(results, extra) {
     const one = find(results, s, '1dev-con');
     const many = find(results, s, '10kdev-con');
     add(`${s}: 10,000 devices vs 1 device (CON)`, fmt.ratio(div(many?.eventsPerS, one?.eventsPerS)), '≥ 0.80×', one && many ? many.eventsPerS >= 0.8 * one.eventsPerS : null, many);
+    const oneByAddress = find(results, s, '1dev-addr-con');
+    const manyByAddresses = find(results, s, '10kdev-addr-con');
+    add(`${s}: 10,000 devices vs 1 device, each device its own loopback address (CON)`, fmt.ratio(div(manyByAddresses?.eventsPerS, oneByAddress?.eventsPerS)), '≥ 0.80×', oneByAddress && manyByAddresses ? manyByAddresses.eventsPerS >= 0.8 * oneByAddress.eventsPerS : null, manyByAddresses);
   }
   const st = find(results, 'collector-stored', 'w1024-1dev-con');
   add('--ack stored (window 1024) vs accepted (window 64), 1 device, CON', fmt.ratio(div(st?.eventsPerS, a1?.eventsPerS)), '≥ 0.50×', st && a1 ? st.eventsPerS >= 0.5 * a1.eventsPerS : null, st);

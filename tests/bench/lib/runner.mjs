@@ -9,12 +9,13 @@ import { median, noiseDecision, othersTicks, saturated } from './stats.mjs';
 const DRAIN_MS = 2000;
 let runNumber = 0;
 
-/** iotc's flags for a load description {concurrency | rate, devices, non, batch, threads}. */
+/** iotc's flags for a load description {concurrency | rate, devices, spread, non, batch, threads}. */
 export function iotcArgs(port, load, durationS, output) {
   const args = ['load', '--host', '127.0.0.1', '--port', String(port), '--duration', `${Math.round(durationS * 1000)}ms`, '--devices', String(load.devices), '--threads', String(load.threads ?? 1), '--batch', String(load.batch ?? 1), '--drain-timeout-ms', String(DRAIN_MS), '--silent', '--output', output];
   if (load.rate) args.push('--rate', String(load.rate));
   else args.push('--concurrency', String(load.concurrency));
   if (load.non) args.push('--non');
+  if (load.spread) args.push('--spread', load.spread);
   return args;
 }
 

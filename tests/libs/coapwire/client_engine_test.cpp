@@ -927,5 +927,111 @@ TEST(coapwire_ClientEngine, RaisesTheSoftDescriptorLimitWhenNeeded) {
   EXPECT_GT(now.rlim_cur, 1000u);
 }
 
+// ---- DeviceSpread::loopback_addresses --------------------------------------------------------
+
+EngineOptions loopback_addresses_for(std::uint16_t port, std::size_t devices) {
+  EngineOptions options = options_for(port, devices, fast(200ms));
+  options.spread = DeviceSpread::loopback_addresses;
+  options.receive_buffer_bytes = 4 << 20;  // every device's answers arrive on one socket
+  return options;
+}
+
+std::uint32_t source_address_of(const Incoming& in) {
+  return ntohl(reinterpret_cast<const sockaddr_in&>(in.from).sin_addr.s_addr);
+}
+
+TEST(coapwire_ClientEngine, LoopbackAddressesGiveEveryDeviceItsOwnAddressOnOnePort) {
+  constexpr std::size_t kDevices = 1000;
+  constexpr int kRequestsPerDevice = 3;
+  // Every answer echoes its request's body, so a reply delivered to the wrong device shows.
+  ScriptedResponder responder([](ScriptedResponder& server, const Incoming& in) {
+    if (!in.is_request()) return;
+    const std::string body(in.message->payload_text());
+    if (in.message->type == MessageType::confirmable) {
+      server.reply(in, piggybacked(*in.message, codes::kCreated, body));
+    } else {
+      server.reply(in, separate(*in.message, MessageType::non_confirmable, in.message->message_id,
+                                codes::kCreated, body));
+    }
+  });
+  ClientEngine engine(loopback_addresses_for(responder.port(), kDevices));
+  ASSERT_EQ(engine.device_count(), kDevices);
+  std::vector<std::string> bodies(kDevices);
+  std::size_t echoed = 0;
+  std::size_t other = 0;
+  std::function<void(std::size_t, int)> next = [&](std::size_t device, int remaining) {
+    bodies[device] = "device " + std::to_string(device);
+    Request request =
+        get("events", device % 2 == 0 ? MessageType::confirmable : MessageType::non_confirmable);
+    request.method = codes::kPost;
+    request.payload = bytes_of(bodies[device]);
+    engine.send(device, request, [&, device, remaining](const Result& result) {
+      const bool mine = result.kind == Result::Kind::response && result.code == codes::kCreated &&
+                        result.payload == bodies[device];
+      (mine ? echoed : other)++;
+      if (remaining > 1) next(device, remaining - 1);
+    });
+  };
+  for (std::size_t device = 0; device < kDevices; ++device) next(device, kRequestsPerDevice);
+  ASSERT_TRUE(run_until(
+      engine, responder, [&] { return engine.in_flight() == 0; }, 60s))
+      << echoed << " completed";
+  EXPECT_EQ(echoed, kDevices * kRequestsPerDevice);
+  EXPECT_EQ(other, 0u);
+  EXPECT_EQ(engine.counters().unmatched, 0u);
+  std::map<std::uint32_t, std::size_t> requests_by_address;
+  std::set<std::uint16_t> ports;
+  for (const Incoming& in : responder.requests()) {
+    ++requests_by_address[source_address_of(in)];
+    ports.insert(in.from_port());
+  }
+  ASSERT_EQ(requests_by_address.size(), kDevices) << "every device is its own source address";
+  EXPECT_EQ(requests_by_address.begin()->first, loopback_device_address(0));
+  EXPECT_EQ(requests_by_address.rbegin()->first, loopback_device_address(kDevices - 1));
+  EXPECT_EQ(ports, std::set<std::uint16_t>{engine.local_port(0)}) << "all on one port";
+  EXPECT_EQ(engine.local_port(kDevices - 1), engine.local_port(0));
+}
+
+TEST(coapwire_ClientEngine, LoopbackAddressesIgnoreStrangersAndUnknownDevices) {
+  ScriptedResponder responder([](ScriptedResponder& server, const Incoming& in) {
+    if (!in.is_request()) return;
+    const Bytes answer = encode(piggybacked(*in.message, codes::kContent));
+    if (server.requests().size() > 1) {
+      server.reply_raw(in, answer);
+      return;
+    }
+    // The first copy's answer comes from another port, and another goes to an address no
+    // device has: neither completes anything, so the request is retransmitted.
+    server.reply_raw(in, answer, 0ms, /*from_other_socket=*/true);
+    Incoming elsewhere = in;
+    reinterpret_cast<sockaddr_in&>(elsewhere.from).sin_addr.s_addr =
+        htonl(loopback_device_address(7));
+    server.reply_raw(elsewhere, answer);
+  });
+  ClientEngine engine(loopback_addresses_for(responder.port(), 2));
+  Completions done;
+  engine.send(1, get("health"), done.collect());
+  ASSERT_TRUE(run_until(engine, responder, [&] { return !done.all.empty(); }));
+  EXPECT_EQ(done.all[0].result.kind, Result::Kind::response);
+  EXPECT_EQ(done.all[0].result.retransmissions, 1u) << "the first answers were not ours";
+  EXPECT_EQ(engine.counters().unmatched, 2u);
+  EXPECT_EQ(source_address_of(responder.requests()[0]), loopback_device_address(1));
+}
+
+TEST(coapwire_ClientEngine, LoopbackAddressesNeedAnIpv4LoopbackServerAndNoDtls) {
+  EngineOptions options = loopback_addresses_for(5683, 2);
+  options.remote_host = "::1";
+  EXPECT_THROW(ClientEngine{options}, std::invalid_argument);
+  options.remote_host = "192.0.2.1";
+  EXPECT_THROW(ClientEngine{options}, std::invalid_argument);
+  options = loopback_addresses_for(5683, 2);
+  options.dtls_devices.push_back(
+      dtls::ClientCredentials{"device", std::vector<std::uint8_t>(16, 1)});
+  EXPECT_THROW(ClientEngine{options}, std::invalid_argument);
+  options = loopback_addresses_for(5683, 2);
+  options.remote_host = "127.0.0.2";
+  EXPECT_NO_THROW(ClientEngine{options}) << "any address of 127.0.0.0/8";
+}
+
 }  // namespace
 }  // namespace iot::coapwire

@@ -107,6 +107,18 @@ TEST(RenderTextTest, AlignsEveryValueInOneColumn) {
       << text;
 }
 
+TEST(RenderTextTest, SendersSayHowDevicesAreToldApart) {
+  LoadReport report = sample_report();
+  EXPECT_NE(render_text(report).find("  senders       4 threads, 1000 devices\n"),
+            std::string::npos)
+      << render_text(report);
+  report.devices_by_address = true;
+  EXPECT_NE(render_text(report).find(
+                "  senders       4 threads, 1000 devices (one loopback address each)\n"),
+            std::string::npos)
+      << render_text(report);
+}
+
 TEST(RenderTextTest, DtlsRunShowsItsHandshakesAligned) {
   LoadReport report = sample_report();
   EXPECT_EQ(render_text(report).find("handshakes"), std::string::npos) << "plain CoAP: no line";

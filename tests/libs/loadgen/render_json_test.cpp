@@ -277,6 +277,7 @@ TEST(RenderJsonTest, ValuesRoundTrip) {
   EXPECT_EQ(text_of(root.at("mode")), "open");
   EXPECT_EQ(root.at("rate_per_second").to_number<double>(), 2500.5);
   EXPECT_TRUE(root.at("concurrency").is_null());
+  EXPECT_EQ(text_of(root.at("device_spread")), "ports");
   EXPECT_EQ(text_of(root.at("message_type")), "CON");
   EXPECT_EQ(text_of(root.at("started_at")), "2026-11-22T10:00:00.007Z");
   EXPECT_EQ(root.at("duration_seconds").to_number<double>(), 2.5);
@@ -295,6 +296,14 @@ TEST(RenderJsonTest, ValuesRoundTrip) {
   EXPECT_EQ(seconds[0].at("p99_ms").to_number<double>(), 4.25);
   EXPECT_TRUE(seconds[2].at("p50_ms").is_null());
   EXPECT_EQ(seconds[2].at("errors").to_number<std::uint64_t>(), 31u);
+}
+
+TEST(RenderJsonTest, DevicesByLoopbackAddressSaySo) {
+  LoadReport report = full_report();
+  report.devices_by_address = true;
+  const std::string rendered = render_json(report);
+  expect_valid(rendered);
+  EXPECT_EQ(text_of(parse(rendered).at("device_spread")), "addresses");
 }
 
 TEST(RenderJsonTest, ClosedLoopHasConcurrencyAndNoRate) {

@@ -6,9 +6,11 @@
 // included); run one engine per thread and add up their counters on that thread. Nothing blocks
 // except poll(), and nothing takes a lock.
 //
-// Devices: every device is its own non-blocking UDP socket, connected to the one remote endpoint
-// and bound to an ephemeral local port, so the server sees each device as a distinct peer and the
-// kernel drops datagrams from any other address. All sockets share one epoll set.
+// Devices (DeviceSpread::source_ports, the default): every device is its own non-blocking UDP
+// socket, connected to the one remote endpoint and bound to an ephemeral local port, so the server
+// sees each device as a distinct peer and the kernel drops datagrams from any other address. All
+// sockets share one epoll set. With DeviceSpread::loopback_addresses every device has its own
+// source address instead, on one shared socket (see there).
 //
 // Ordering: send() only queues; datagrams leave in poll(). A device's datagrams leave in the
 // order they were queued (retransmissions and ACKs join the queue when they are due); devices are
@@ -69,10 +71,31 @@ inline constexpr std::size_t kMaxDevices = 50'000;
 // Larger datagrams are cut by the kernel and counted as decode errors.
 inline constexpr std::size_t kMaxResponseBytes = 2048;
 
+// How the server tells the engine's devices apart.
+enum class DeviceSpread : std::uint8_t {
+  // Each device is its own socket with its own ephemeral source port: what a fleet behind NAT
+  // looks like. Costs a system call per device and datagram when the devices take turns.
+  source_ports,
+  // Every device shares one socket and its port and has its own loopback source address, set
+  // per datagram (IP_PKTINFO): device i sends from loopback_device_address(i). The server still
+  // sees `devices` distinct peers, but the engine sends and receives for all of them in batches
+  // (sendmmsg/recvmmsg), so 10,000 devices cost the load generator what one does. Datagrams from
+  // anyone but the remote are dropped (counted as unmatched). Needs an IPv4 remote in
+  // 127.0.0.0/8 (a server on this host) and no DTLS.
+  loopback_addresses,
+};
+
+// 127.1.0.1 + device, host byte order: the source address of a device under
+// DeviceSpread::loopback_addresses.
+constexpr std::uint32_t loopback_device_address(std::size_t device) {
+  return 0x7F010001u + static_cast<std::uint32_t>(device);
+}
+
 struct EngineOptions {
   std::string remote_host = "127.0.0.1";  // IPv4 or IPv6 literal, or a name (getaddrinfo)
   std::uint16_t remote_port = 5683;
-  std::size_t devices = 1;  // 1..kMaxDevices sockets
+  std::size_t devices = 1;  // 1..kMaxDevices
+  DeviceSpread spread = DeviceSpread::source_ports;
   TransmissionParameters transmission;
   // SO_SNDBUF / SO_RCVBUF of every socket; 0 keeps the kernel default. Beyond
   // net.core.wmem_max / rmem_max only with CAP_NET_ADMIN (the *BUFFORCE options), else capped.
@@ -209,7 +232,8 @@ class ClientEngine {
 
   std::size_t in_flight() const;  // requests sent or queued and not yet completed
   std::size_t device_count() const;
-  std::uint16_t local_port(std::size_t device) const;  // the device's source port
+  // The device's source port (with DeviceSpread::loopback_addresses, every device's).
+  std::uint16_t local_port(std::size_t device) const;
   EngineCounters counters() const;
 
  private:

@@ -66,6 +66,8 @@ struct LoadReport {
   std::variant<OpenLoop, ClosedLoop> mode;
   std::uint32_t threads = 1;
   std::uint64_t devices = 0;
+  // false: each device its own UDP source port; true: its own loopback source address.
+  bool devices_by_address = false;
   MessageType message_type = MessageType::confirmable;
   std::uint32_t batch = 1;          // events per request
   std::uint64_t payload_bytes = 0;  // request body size
