@@ -220,6 +220,14 @@ std::string render_metrics(std::span<const WorkerMetrics* const> workers,
   metrics::LatencyHistogram::Snapshot durations;
   for (const auto* worker : workers) durations += worker->request_duration.snapshot();
   out.histogram("iot_coap_request_duration_seconds", "", durations);
+  out.header("iot_coap_receive_wait_seconds", "histogram",
+             "Time from the kernel receiving a datagram to the end of the batch that handled "
+             "it, when the batch's answers have left: queueing behind earlier work plus "
+             "processing. Answers deferred until Elasticsearch stored the events (--ack stored) "
+             "leave later: iot_acknowledgement_duration_seconds.");
+  metrics::LatencyHistogram::Snapshot waits;
+  for (const auto* worker : workers) waits += worker->receive_wait.snapshot();
+  out.histogram("iot_coap_receive_wait_seconds", "", waits);
   if (state.elasticsearch) render_elasticsearch(out, workers, state);
   return out.text();
 }

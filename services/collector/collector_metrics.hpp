@@ -55,6 +55,8 @@ struct WorkerMetrics {
   metrics::Counter payload_bytes;
   metrics::Counter sink_write_errors;
   metrics::LatencyHistogram request_duration;
+  // Kernel receipt of a datagram to its batch's answers leaving (coap::Server's receive_wait).
+  metrics::LatencyHistogram receive_wait;
   elastic::BulkWriterStats elasticsearch;  // stays zero with the file sink
   metrics::LatencyHistogram acknowledgement_duration;
   metrics::Counter duplicates;  // retransmissions answered from the exchange cache

@@ -24,8 +24,8 @@ Worker::Worker(unsigned index, std::span<const coap::ServerOptions> endpoints,
         if (position < servers_.size() && servers_[position]) servers_[position]->flush();
       });
     };
-    servers_.push_back(
-        std::make_unique<coap::Server>(options, handler_, metrics_.duplicates, &metrics_.dtls));
+    servers_.push_back(std::make_unique<coap::Server>(options, handler_, metrics_.duplicates,
+                                                      &metrics_.dtls, &metrics_.receive_wait));
   }
 }
 

@@ -110,6 +110,15 @@ describe('GET /metrics', () => {
     const otherCodes = m.samples.filter((s) => s.name === 'iot_coap_requests_total' && s.labels.path === '/events' && s.labels.method === 'POST' && s.labels.code !== '2.01');
     const rejectedRequests = otherCodes.reduce((a, s) => a + s.value, 0);
     assert.equal(rejectedRequests, rejections.length, `POST /events answered other than 2.01:\n${otherCodes.map((s) => s.line).join('\n')}`);
+
+    // Every datagram's wait from the kernel's receipt to its answer: one at least per request
+    // (retransmissions count too), and none near a second.
+    const waited = metricValue(m.samples, 'iot_coap_receive_wait_seconds_count');
+    const requests = m.samples.filter((s) => s.name === 'iot_coap_requests_total').reduce((a, s) => a + s.value, 0);
+    assert.ok(waited >= requests && requests >= 14, `iot_coap_receive_wait_seconds_count ${waited}, requests ${requests}:\n${m.body}`);
+    const underASecond = m.samples.find((s) => s.name === 'iot_coap_receive_wait_seconds_bucket' && Number(s.labels.le) === 1);
+    assert.equal(underASecond?.value, waited, `iot_coap_receive_wait_seconds_bucket{le="1"}:\n${m.body}`);
+    assert.ok(metricValue(m.samples, 'iot_coap_receive_wait_seconds_sum') > 0);
   });
 
   it('a Block1 upload counts as one 2.01 request, not one per block', async () => {

@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -187,10 +188,11 @@ struct Server::Impl : dtls::ServerSessions::Transport {
   static constexpr std::size_t kUnlimited = SIZE_MAX;
 
   Impl(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates,
-       dtls::SessionMetrics* dtls_metrics)
+       dtls::SessionMetrics* dtls_metrics, metrics::LatencyHistogram* receive_wait)
       : handler(handler),
         exchanges(options.exchange_cache_capacity),
         duplicates(duplicates),
+        receive_wait(receive_wait),
         outgoing(coapwire::TransmissionParameters{.ack_timeout = options.ack_timeout}),
         paths(options.paths),
         request_flush(options.request_flush),
@@ -222,6 +224,10 @@ struct Server::Impl : dtls::ServerSessions::Transport {
       receive_messages[i].msg_hdr.msg_namelen = sizeof receive_peers[i].storage;
       receive_messages[i].msg_hdr.msg_iov = &receive_vectors[i];
       receive_messages[i].msg_hdr.msg_iovlen = 1;
+      if (receive_wait != nullptr) {
+        receive_messages[i].msg_hdr.msg_control = receive_control[i].bytes.data();
+        receive_messages[i].msg_hdr.msg_controllen = receive_control[i].bytes.size();
+      }
     }
     const int received =
         ::recvmmsg(socket.get(), receive_messages.data(), kBatch, MSG_DONTWAIT, nullptr);
@@ -262,7 +268,30 @@ struct Server::Impl : dtls::ServerSessions::Transport {
       if (const auto due = sessions->next_expiry()) arm_timer(*due);
     }
     flush();
+    if (receive_wait != nullptr) observe_receive_waits(received);
     return static_cast<std::size_t>(received) == kBatch;
+  }
+
+  // Each datagram of the batch just answered: from the kernel's receive timestamp to now.
+  void observe_receive_waits(int received) {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const auto nanoseconds = [](const timespec& t) {
+      return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+    };
+    for (int i = 0; i < received; ++i) {
+      msghdr& header = receive_messages[i].msg_hdr;
+      for (cmsghdr* control = CMSG_FIRSTHDR(&header); control != nullptr;
+           control = CMSG_NXTHDR(&header, control)) {
+        if (control->cmsg_level != SOL_SOCKET || control->cmsg_type != SCM_TIMESTAMPNS) continue;
+        timespec arrived{};
+        std::memcpy(&arrived, CMSG_DATA(control), sizeof arrived);
+        // The wall clock may have been stepped in between: never a negative wait.
+        const std::int64_t waited = nanoseconds(now) - nanoseconds(arrived);
+        receive_wait->observe_ns(static_cast<std::uint64_t>(std::max<std::int64_t>(waited, 0)));
+        break;
+      }
+    }
   }
 
   // ---- DTLS (dtls::ServerSessions::Transport) ----
@@ -596,6 +625,7 @@ struct Server::Impl : dtls::ServerSessions::Transport {
   RequestHandler& handler;
   ExchangeCache exchanges;
   metrics::Counter& duplicates;
+  metrics::LatencyHistogram* receive_wait;  // null: no timestamps asked for
   OutgoingConfirmables outgoing;
   std::vector<std::string> paths;
   std::function<void()> request_flush;
@@ -641,6 +671,10 @@ struct Server::Impl : dtls::ServerSessions::Transport {
   std::array<SocketAddress, kBatch> receive_peers{};
   std::array<iovec, kBatch> receive_vectors{};
   std::array<mmsghdr, kBatch> receive_messages{};
+  struct alignas(cmsghdr) TimestampControl {  // room for SCM_TIMESTAMPNS
+    std::array<std::uint8_t, CMSG_SPACE(sizeof(timespec))> bytes{};
+  };
+  std::array<TimestampControl, kBatch> receive_control{};  // with receive_wait only
   std::array<std::vector<std::uint8_t>, kBatch> send_buffers{};
   std::array<SocketAddress, kBatch> send_peers{};
   std::array<bool, kBatch> send_raw{};  // DTLS handshake datagrams: not to be sealed
@@ -678,11 +712,16 @@ int open_socket(const SocketAddress& listen, const ServerOptions& options,
 }  // namespace
 
 Server::Server(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates,
-               dtls::SessionMetrics* dtls_metrics)
-    : impl_(std::make_unique<Impl>(options, handler, duplicates, dtls_metrics)) {
+               dtls::SessionMetrics* dtls_metrics, metrics::LatencyHistogram* receive_wait)
+    : impl_(std::make_unique<Impl>(options, handler, duplicates, dtls_metrics, receive_wait)) {
   const std::string where = display_address(options.host, options.port);
   const SocketAddress listen = resolve(options.host, options.port);
   impl_->socket = FileDescriptor(open_socket(listen, options, where));
+  if (receive_wait != nullptr) {
+    // Without it the datagrams carry no timestamp and nothing is observed: not worth failing for.
+    const int on = 1;
+    ::setsockopt(impl_->socket.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+  }
 
   const int timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   impl_->timer = FileDescriptor(timer);

@@ -119,8 +119,12 @@ class Server {
   // duplicates: counts retransmissions answered from the exchange cache without reaching the
   // handler; owned by the caller so it outlives the server for late metric scrapes.
   // dtls_metrics: required with ServerOptions::dtls, owned by the caller like `duplicates`.
+  // receive_wait: when set (owned by the caller like `duplicates`), every datagram's time from
+  // the kernel's receipt (SO_TIMESTAMPNS, wall clock) to the end of the batch that handled it,
+  // when the batch's answers have left: how long it queued behind earlier work, plus processing.
   Server(const ServerOptions& options, RequestHandler& handler, metrics::Counter& duplicates,
-         dtls::SessionMetrics* dtls_metrics = nullptr);
+         dtls::SessionMetrics* dtls_metrics = nullptr,
+         metrics::LatencyHistogram* receive_wait = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
