@@ -34,7 +34,7 @@ std::optional<coap::Response> ElasticsearchStore::refuse_early(std::size_t body_
   return std::nullopt;
 }
 
-std::optional<coap::Response> ElasticsearchStore::store(std::vector<std::string> documents,
+std::optional<coap::Response> ElasticsearchStore::store(const std::vector<std::string>& documents,
                                                         const coap::Request& request) {
   std::size_t bytes = 0;
   for (const auto& document : documents) bytes += document.size();
@@ -45,12 +45,12 @@ std::optional<coap::Response> ElasticsearchStore::store(std::vector<std::string>
     return unavailable("collector busy; retry later");
   }
   if (ack_ == AckMode::accepted || !request.confirmable) {
-    writer_.write(std::move(documents), false);
+    writer_.write(documents, false);
     return coap::Response(coap::Code::created);
   }
   auto pending = coap::defer(request);
   metrics_.events_accepted.add(documents.size());
-  const auto group = writer_.write(std::move(documents), true);
+  const auto group = writer_.write(documents, true);
   waiting_.emplace(group, Waiting{std::move(pending), std::chrono::steady_clock::now()});
   return std::nullopt;
 }

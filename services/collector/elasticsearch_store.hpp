@@ -35,7 +35,7 @@ class ElasticsearchStore final : public EventStore {
   ElasticsearchStore(boost::asio::io_context& io, elastic::HttpClientSettings http,
                      elastic::BulkWriterSettings settings, AckMode ack,
                      const std::atomic<bool>& bootstrapped, WorkerMetrics& metrics);
-  std::optional<coap::Response> store(std::vector<std::string> documents,
+  std::optional<coap::Response> store(const std::vector<std::string>& documents,
                                       const coap::Request& request) override;
   std::optional<coap::Response> refuse_early(std::size_t body_bytes,
                                              const coap::Request& request) override;

@@ -14,10 +14,11 @@ namespace iot::collector {
 class EventStore {
  public:
   virtual ~EventStore() = default;
-  // Stores one request's events, each encoded as a bulk pair (action line + source line).
-  // Returns the device's answer now, or nullopt when the store took coap::defer(request) and
-  // answers once the events are stored.
-  virtual std::optional<coap::Response> store(std::vector<std::string> documents,
+  // Stores one request's events, each encoded as a bulk pair (action line + source line); the
+  // store copies what it keeps (the caller reuses the strings for the next request). Returns
+  // the device's answer now, or nullopt when the store took coap::defer(request) and answers
+  // once the events are stored.
+  virtual std::optional<coap::Response> store(const std::vector<std::string>& documents,
                                               const coap::Request& request) = 0;
   // Asked before a request body of `body_bytes` is parsed: an answer when the store cannot take
   // it anyway (e.g. a full buffer), so that under overload refusing costs far less than

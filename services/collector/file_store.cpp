@@ -7,7 +7,7 @@ namespace iot::collector {
 FileStore::FileStore(const std::string& path, WorkerMetrics& metrics)
     : sink_(path), metrics_(metrics) {}
 
-std::optional<coap::Response> FileStore::store(std::vector<std::string> documents,
+std::optional<coap::Response> FileStore::store(const std::vector<std::string>& documents,
                                                const coap::Request& request) {
   for (const auto& document : documents) batch_ += document;
   waiting_.push_back(

@@ -18,7 +18,7 @@ namespace iot::collector {
 class FileStore final : public EventStore {
  public:
   FileStore(const std::string& path, WorkerMetrics& metrics);
-  std::optional<coap::Response> store(std::vector<std::string> documents,
+  std::optional<coap::Response> store(const std::vector<std::string>& documents,
                                       const coap::Request& request) override;
   void end_of_batch() override;
   void drain(std::function<void()> done) override;

@@ -209,11 +209,14 @@ std::optional<Response> IngestHandler::store(std::string_view body, const coap::
     }
   }
   const event::StoredDocumentContext context{settings_.index, settings_.instance, received_at};
-  std::vector<std::string> documents(result.events.size());
+  // The strings keep their capacity from request to request: encoding allocates nothing once
+  // they have grown to the documents' size (before, each grew from empty in ~5 steps).
+  documents_.resize(result.events.size());
   for (std::size_t i = 0; i < result.events.size(); ++i) {
-    event::append_bulk_create(documents[i], result.events[i], context);
+    documents_[i].clear();
+    event::append_bulk_create(documents_[i], result.events[i], context);
   }
-  auto answer = store_.store(std::move(documents), request);
+  auto answer = store_.store(documents_, request);
   // A store that defers its answer counts the events it accepts itself.
   if (answer && answer->code == Code::created) metrics_.events_accepted.add(result.events.size());
   // Tokens are taken only for events the store took: a request refused for another reason

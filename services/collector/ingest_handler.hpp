@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "coap/block1_assembler.hpp"
 #include "coap/server.hpp"
@@ -53,6 +54,9 @@ class IngestHandler final : public coap::RequestHandler {
   const std::atomic<bool>& draining_;
   event::EventValidator validator_;
   coap::Block1Assembler assembler_;
+  // Scratch for one request's encoded documents, reused (at most the largest request's worth:
+  // --max-payload bounds it).
+  std::vector<std::string> documents_;
   // This worker's devices only: SO_REUSEPORT hashes a source address and port to one worker
   // always, so per-worker buckets are exact and need no locking.
   std::optional<throttle::TokenBucketTable> rate_limiter_;

@@ -52,7 +52,7 @@ constexpr std::size_t kMaxAnswerBytes = 1152;
 // Answers 2.01 at once, as the file store does, after checking what the handler stored.
 class CheckingStore final : public iot::collector::EventStore {
  public:
-  std::optional<coap::Response> store(std::vector<std::string> documents,
+  std::optional<coap::Response> store(const std::vector<std::string>& documents,
                                       const coap::Request& request) override {
     FUZZ_CHECK(request.path == "events" && request.method == coap::Method::post);
     FUZZ_CHECK(!request.maybe_truncated);

@@ -67,7 +67,7 @@ struct BulkWriter::Impl : std::enable_shared_from_this<Impl> {
     stats.buffered_bytes.store(buffered, std::memory_order_relaxed);
   }
 
-  GroupId write(std::vector<std::string> documents, bool acknowledge) {
+  GroupId write(const std::vector<std::string>& documents, bool acknowledge) {
     const auto now = Clock::now();
     const GroupId group =
         acknowledge ? groups.open(documents.size(), now + settings.ack_timeout) : 0;
@@ -339,8 +339,8 @@ std::uint32_t BulkWriter::retry_after_seconds() const {
   return static_cast<std::uint32_t>(std::clamp<std::int64_t>(seconds, 1, 60));
 }
 
-BulkWriter::GroupId BulkWriter::write(std::vector<std::string> documents, bool acknowledge) {
-  return impl_->write(std::move(documents), acknowledge);
+BulkWriter::GroupId BulkWriter::write(const std::vector<std::string>& documents, bool acknowledge) {
+  return impl_->write(documents, acknowledge);
 }
 
 void BulkWriter::drain(std::function<void()> done) {

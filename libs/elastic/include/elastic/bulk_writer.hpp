@@ -80,9 +80,9 @@ class BulkWriter {
   // A Max-Age hint for 5.03 under backpressure: how long the backlog needs at the current pace.
   std::uint32_t retry_after_seconds() const;
 
-  // Queues the documents (each an action line and a source line). With `acknowledge`, returns
-  // the group reported through the callbacks; otherwise 0.
-  GroupId write(std::vector<std::string> documents, bool acknowledge);
+  // Queues copies of the documents (each an action line and a source line). With `acknowledge`,
+  // returns the group reported through the callbacks; otherwise 0.
+  GroupId write(const std::vector<std::string>& documents, bool acknowledge);
 
   // Sends everything queued without waiting for linger, then calls `done` once nothing is
   // queued, in flight or awaiting a retry (shutdown).
