@@ -39,6 +39,7 @@ const USAGE = `node tests/bench/harness.mjs [options]
   --smoke             every server, one ~0.5 s run with a small load; exit 1 unless all answered and every column is computed
   --soak S            also run the collector (file sink) at ~80 % of its max rate for S seconds, sampling RSS and throughput every 10 s
   --soak-server NAME  the collector variant the soak runs (collector-file; or collector-accepted: also samples the events buffered for Elasticsearch)
+  --soak-rate R       the soak's rate in requests/s instead of 80 % of the closed-loop maximum (an open loop costs more per event than a closed one)
   --profile           also perf-record the collector (file sink, CON, 1 device) at full load
   --json FILE         every raw run as JSON
   --markdown FILE     the results with a description of the machine
@@ -52,7 +53,7 @@ Binaries: IOT_COLLECTOR_BIN, IOTC_BIN, COAP_ACK_SERVER_BIN, ELASTIC_BULK_SINK_BI
 const { values: opt } = parseArgs({
   options: {
     duration: { type: 'string' }, runs: { type: 'string' }, warmup: { type: 'string' }, rates: { type: 'string' },
-    only: { type: 'string' }, quick: { type: 'boolean' }, smoke: { type: 'boolean' }, soak: { type: 'string' }, 'soak-server': { type: 'string', default: 'collector-file' },
+    only: { type: 'string' }, quick: { type: 'boolean' }, smoke: { type: 'boolean' }, soak: { type: 'string' }, 'soak-server': { type: 'string', default: 'collector-file' }, 'soak-rate': { type: 'string' },
     profile: { type: 'boolean' }, json: { type: 'string' }, markdown: { type: 'string' }, 'no-pin': { type: 'boolean' }, 'sink-dir': { type: 'string' }, help: { type: 'boolean' },
     elastic: { type: 'string', default: 'sink' },
   },
@@ -228,15 +229,15 @@ async function readyTime() {
  * the disk is measured. With Elasticsearch the samples also hold the bytes waiting for it: a
  * backlog that grows would end in 5.03s.
  */
-async function soak(seconds, name) {
+async function soak(seconds, name, fixedRate) {
   if (!SERVERS.some((s) => s.collector && s.name === name)) throw new Error(`--soak-server: not a collector variant: ${name}`);
   const server = await startServer(name, cfg, { sinkPath: '/dev/null' });
   try {
     await runOnce(cfg, server, WARMUP, settings.warmupS);
     const max = await runOnce(cfg, server, WARMUP, settings.durationS);
     await server.betweenRuns();
-    const rate = Math.round(max.eventsPerS * 0.8);
-    log(`  soak: ${name}, ${seconds} s at ${rate}/s (80 % of ${Math.round(max.eventsPerS)}/s)`);
+    const rate = fixedRate ?? Math.round(max.eventsPerS * 0.8);
+    log(`  soak: ${name}, ${seconds} s at ${rate}/s (${Math.round((100 * rate) / max.eventsPerS)} % of ${Math.round(max.eventsPerS)}/s)`);
     const samples = [];
     const metrics = async () => {
       const body = (await httpGet(server.admin, '/metrics')).body;
@@ -250,11 +251,11 @@ async function soak(seconds, name) {
       last = now;
     }, 10000);
     try {
-      await runOnce(cfg, server, { rate, devices: 1 }, seconds);
+      await runOnce(cfg, server, { rate, devices: SWEEP_DEVICES }, seconds);
     } finally {
       clearInterval(timer);
     }
-    return { server: name, rate, samples, peakRss: peakRss(server.pid) };
+    return { server: name, rate, maxRate: max.eventsPerS, samples, peakRss: peakRss(server.pid) };
   } finally {
     await server.stop();
   }
@@ -313,7 +314,7 @@ async function main() {
   if (!smoke && only.includes('collector-file')) {
     log('bench: two worker threads');
     sections.twoThreads = await twoThreads().catch((e) => ({ skipped: `failed: ${e.message}` }));
-    if (opt.soak) sections.soak = await soak(number(opt.soak, null, 'soak'), opt['soak-server']).catch((e) => ({ failed: e.message }));
+    if (opt.soak) sections.soak = await soak(number(opt.soak, null, 'soak'), opt['soak-server'], opt['soak-rate'] ? number(opt['soak-rate'], null, 'soak-rate') : null).catch((e) => ({ failed: e.message }));
     if (opt.profile) {
       log('bench: profile');
       sections.profile = await runProfile().catch((e) => ({ failed: e.message }));

@@ -4,7 +4,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { start, pinned } from './processes.mjs';
 import { CLK_TCK, machineCpu, peakRss, processCpuSeconds, processTable, selfCpuSeconds, udpCounters, parsePidStat } from './procstat.mjs';
-import { median, noiseDecision, othersTicks, saturated } from './stats.mjs';
+import { median, noiseDecision, othersTicks, saturated, histogramBuckets, bucketDelta, bucketQuantile, bucketShareAtMost } from './stats.mjs';
+import { httpGet } from './net.mjs';
 
 const DRAIN_MS = 2000;
 let runNumber = 0;
@@ -35,9 +36,16 @@ const snapshot = (server) => ({
   udp: udpCounters(),
 });
 
+// The collector's iot_coap_receive_wait_seconds (kernel receipt of a datagram to its batch's
+// answers leaving), read outside the measured window: what the collector itself adds to the
+// latency iotc sees, without the load generator's share.
+const RECEIVE_WAIT = 'iot_coap_receive_wait_seconds';
+const receiveWaits = async (server) => (server.admin ? histogramBuckets((await httpGet(server.admin, '/metrics')).body, RECEIVE_WAIT) : null);
+
 /** One measured run; returns the raw record (everything the report needs, and the iotc report). */
 export async function runOnce(cfg, server, load, durationS) {
   const output = join(cfg.tmp, `iotc-${++runNumber}.json`);
+  const waitsBefore = await receiveWaits(server);
   const before = snapshot(server);
   const [cmd, argv] = pinned(cfg.cpus.iotc, cfg.bins.iotc, iotcArgs(server.port, load, durationS, output));
   const p = start('sh', ['-c', WRAPPER, 'sh', cmd, ...argv], { name: 'iotc' });
@@ -49,6 +57,8 @@ export async function runOnce(cfg, server, load, durationS) {
   const { code } = await p.exited;
   const after = snapshot(server);
   if (!server.proc.running) throw new Error(`${server.name} exited during a run: ${server.proc.describe()}`);
+  const waits = waitsBefore?.length ? bucketDelta(waitsBefore, await receiveWaits(server)) : null;
+  const waitP99 = waits ? bucketQuantile(waits, 0.99) : null;
   let report;
   try {
     report = JSON.parse(readFileSync(output, 'utf8'));
@@ -84,6 +94,8 @@ export async function runOnce(cfg, server, load, durationS) {
     p50: report.latency_ms.p50,
     p99: report.latency_ms.p99,
     p999: report.latency_ms.p99_9,
+    serverWaitP99: waitP99 === null ? null : waitP99 * 1000,
+    serverWaitWithin250us: waits ? bucketShareAtMost(waits, 0.00025) : null,
     serverCpuSeconds: serverCpu,
     serverCpuUsPerEvent: perEvent(serverCpu),
     esCpuSeconds: esCpu,
@@ -159,6 +171,8 @@ export function summarise(server, cell, runs, discarded = []) {
     p50: m('p50'),
     p99: m('p99'),
     p999: m('p999'),
+    serverWaitP99: m('serverWaitP99'),
+    serverWaitWithin250us: m('serverWaitWithin250us'),
     serverCpuUsPerEvent: m('serverCpuUsPerEvent'),
     esCpuUsPerEvent: server.esPid ? m('esCpuUsPerEvent') : null,
     peakRss: peakRss(server.pid),

@@ -42,3 +42,41 @@ export const saturated = (cpuSeconds, wallSeconds, cores = 1) => cpuSeconds / wa
  * and its p99 stayed within 100 ms.
  */
 export const keepsUp = ({ answeredFraction, p99Ms }) => answeredFraction >= 0.99 && p99Ms !== null && p99Ms <= 100;
+
+/**
+ * The cumulative buckets of Prometheus histogram `name` in a /metrics text, in bound order:
+ * [{le, count}], +Inf as Infinity. Empty when the family is not there.
+ */
+export function histogramBuckets(metricsText, name) {
+  const pattern = new RegExp(`^${name}_bucket\\{(?:[^}]*,)?le="([^"]+)"[^}]*\\}\\s+(\\S+)`, 'gm');
+  return [...metricsText.matchAll(pattern)].map((m) => ({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), count: Number(m[2]) })).sort((a, b) => a.le - b.le);
+}
+
+/** What was observed between two scrapes: after − before, bucket by bucket. */
+export const bucketDelta = (before, after) => after.map((b, i) => ({ le: b.le, count: b.count - (before[i]?.le === b.le ? before[i].count : 0) }));
+
+/**
+ * The q-quantile (0..1) of cumulative buckets, interpolated linearly within its bucket as
+ * Prometheus' histogram_quantile does; the highest finite bound when it falls beyond; null
+ * without observations.
+ */
+export function bucketQuantile(buckets, q) {
+  const total = buckets.at(-1)?.count ?? 0;
+  if (!(total > 0)) return null;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const b of buckets) {
+    if (b.count >= rank) return Number.isFinite(b.le) ? lower + ((b.le - lower) * (rank - below)) / Math.max(b.count - below, 1) : lower;
+    lower = b.le;
+    below = b.count;
+  }
+  return lower;
+}
+
+/** The share of observations at or below `bound`, which must be one of the buckets' bounds. */
+export function bucketShareAtMost(buckets, bound) {
+  const total = buckets.at(-1)?.count ?? 0;
+  const at = buckets.find((b) => b.le === bound);
+  return total > 0 && at ? at.count / total : null;
+}

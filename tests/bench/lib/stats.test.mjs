@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { median, noiseDecision, othersTicks, saturated, keepsUp } from './stats.mjs';
+import { median, noiseDecision, othersTicks, saturated, keepsUp, histogramBuckets, bucketDelta, bucketQuantile, bucketShareAtMost } from './stats.mjs';
 
 test('median of odd and even counts, ignoring what is not a finite number', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -44,4 +44,21 @@ test('a sweep step keeps up with 99 % answered and p99 within 100 ms', () => {
   assert.equal(keepsUp({ answeredFraction: 0.989, p99Ms: 1 }), false);
   assert.equal(keepsUp({ answeredFraction: 1, p99Ms: 100.5 }), false);
   assert.equal(keepsUp({ answeredFraction: 1, p99Ms: null }), false);
+});
+
+test('histogram buckets from /metrics text: the delta of two scrapes, its quantiles and its share under a bound', () => {
+  const scrape = (counts) =>
+    ['# HELP w x', '# TYPE w histogram', ...[['0.0001', counts[0]], ['0.00025', counts[1]], ['0.001', counts[2]], ['+Inf', counts[3]]].map(([le, n]) => `w_bucket{le="${le}"} ${n}`), `w_sum 1`, `w_count ${counts[3]}`, 'other_bucket{le="0.0001"} 999'].join('\n');
+  const before = histogramBuckets(scrape([10, 10, 10, 10]), 'w');
+  assert.deepEqual(before.map((b) => b.le), [0.0001, 0.00025, 0.001, Infinity]);
+  // Between the scrapes: 90 observations ≤ 0.1 ms, 8 in (0.1, 0.25] ms, 2 in (0.25, 1] ms.
+  const run = bucketDelta(before, histogramBuckets(scrape([100, 108, 110, 110]), 'w'));
+  assert.deepEqual(run.map((b) => b.count), [90, 98, 100, 100]);
+  assert.equal(bucketShareAtMost(run, 0.00025), 0.98);
+  assert.ok(Math.abs(bucketQuantile(run, 0.5) - 0.0001 * (50 / 90)) < 1e-12, 'interpolated in the first bucket');
+  assert.ok(Math.abs(bucketQuantile(run, 0.99) - (0.00025 + 0.00075 * 0.5)) < 1e-12, 'rank 99 is half-way into (0.25, 1] ms');
+  assert.equal(bucketQuantile(bucketDelta(before, before), 0.99), null, 'nothing observed');
+  assert.equal(bucketShareAtMost(run, 0.0005), null, 'not a bound');
+  assert.equal(bucketQuantile([{ le: 0.001, count: 1 }, { le: Infinity, count: 10 }], 0.99), 0.001, 'beyond the last bound: that bound');
+  assert.deepEqual(histogramBuckets('nothing here', 'w'), []);
 });
