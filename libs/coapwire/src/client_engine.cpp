@@ -170,6 +170,8 @@ class ClientEngine::Impl {
   void on_writable(std::uint32_t device);
 
   void on_readable(std::uint32_t device);
+  std::optional<std::span<const std::uint8_t>> take_received(int i);
+  iovec bytes_of(const Outgoing& outgoing);
 
   // DeviceSpread::loopback_addresses: one socket for every device.
   bool shared() const { return options_.spread == DeviceSpread::loopback_addresses; }
@@ -575,6 +577,16 @@ void ClientEngine::Impl::flush() {
   }
 }
 
+// The wire bytes of a queued datagram: an empty message's own, or its exchange's request.
+iovec ClientEngine::Impl::bytes_of(const Outgoing& outgoing) {
+  if (outgoing.kind == Outgoing::Kind::empty) {
+    return iovec{const_cast<std::uint8_t*>(outgoing.empty_bytes.data()),
+                 outgoing.empty_bytes.size()};
+  }
+  std::vector<std::uint8_t>& datagram = exchanges_[outgoing.slot].datagram;
+  return iovec{datagram.data(), datagram.size()};
+}
+
 void ClientEngine::Impl::flush_device(std::uint32_t device) {
   Device& state = devices_[device];
   std::erase_if(state.outgoing, [this](const Outgoing& outgoing) { return is_stale(outgoing); });
@@ -594,14 +606,7 @@ void ClientEngine::Impl::flush_device(std::uint32_t device) {
   while (head < queue.size() && !blocked) {
     std::size_t count = std::min(kSendBatch, queue.size() - head);
     for (std::size_t i = 0; i < count; ++i) {
-      const Outgoing& outgoing = queue[head + i];
-      if (outgoing.kind == Outgoing::Kind::empty) {
-        send_iov_[i] = iovec{const_cast<std::uint8_t*>(outgoing.empty_bytes.data()),
-                             outgoing.empty_bytes.size()};
-      } else {
-        std::vector<std::uint8_t>& datagram = exchanges_[outgoing.slot].datagram;
-        send_iov_[i] = iovec{datagram.data(), datagram.size()};
-      }
+      send_iov_[i] = bytes_of(queue[head + i]);
       if (state.channel) {
         // Sealed now, as it leaves: a record refused by the kernel is sealed again later under
         // a new sequence number, which DTLS allows.
@@ -741,14 +746,7 @@ void ClientEngine::Impl::flush_shared() {
         index = 0;
         continue;
       }
-      const Outgoing& outgoing = queue[index];
-      if (outgoing.kind == Outgoing::Kind::empty) {
-        send_iov_[count] = iovec{const_cast<std::uint8_t*>(outgoing.empty_bytes.data()),
-                                 outgoing.empty_bytes.size()};
-      } else {
-        std::vector<std::uint8_t>& datagram = exchanges_[outgoing.slot].datagram;
-        send_iov_[count] = iovec{datagram.data(), datagram.size()};
-      }
+      send_iov_[count] = bytes_of(queue[index]);
       in_pktinfo source{};
       source.ipi_spec_dst.s_addr = htonl(loopback_device_address(device));
       std::memcpy(CMSG_DATA(CMSG_FIRSTHDR(&send_headers_[count].msg_hdr)), &source, sizeof source);
@@ -1012,22 +1010,28 @@ void ClientEngine::Impl::on_readable(std::uint32_t device) {
       continue;
     }
     for (int i = 0; i < received; ++i) {
-      ++counters_.datagrams_received;
-      const mmsghdr& header = receive_headers_[i];
-      if ((header.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
-        ++counters_.decode_errors;
-        continue;
-      }
-      const std::span<const std::uint8_t> datagram(
-          static_cast<const std::uint8_t*>(receive_iov_[i].iov_base), header.msg_len);
+      const auto datagram = take_received(i);
+      if (!datagram) continue;
       if (dtls()) {
-        on_dtls_datagram(device, datagram);
+        on_dtls_datagram(device, *datagram);
       } else {
-        on_datagram(device, datagram);
+        on_datagram(device, *datagram);
       }
     }
     return;
   }
+}
+
+// Datagram `i` of the last recvmmsg, counted; nothing when the kernel cut it (a decode error).
+std::optional<std::span<const std::uint8_t>> ClientEngine::Impl::take_received(int i) {
+  ++counters_.datagrams_received;
+  const mmsghdr& header = receive_headers_[i];
+  if ((header.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+    ++counters_.decode_errors;
+    return std::nullopt;
+  }
+  return std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(receive_iov_[i].iov_base),
+                                       header.msg_len);
 }
 
 // Reads until the socket is empty (at most kSharedReadRounds batches per wake-up, so a flood
@@ -1047,20 +1051,14 @@ void ClientEngine::Impl::on_shared_readable() {
       continue;
     }
     for (int i = 0; i < received; ++i) {
-      ++counters_.datagrams_received;
-      mmsghdr& header = receive_headers_[i];
-      if ((header.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
-        ++counters_.decode_errors;
-        continue;
-      }
-      const auto device = shared_receiver(header);
+      const auto datagram = take_received(i);
+      if (!datagram) continue;
+      const auto device = shared_receiver(receive_headers_[i]);
       if (!device) {
         ++counters_.unmatched;
         continue;
       }
-      on_datagram(*device,
-                  std::span<const std::uint8_t>(
-                      static_cast<const std::uint8_t*>(receive_iov_[i].iov_base), header.msg_len));
+      on_datagram(*device, *datagram);
     }
     if (static_cast<std::size_t>(received) < kReceiveBatch) return;
   }
