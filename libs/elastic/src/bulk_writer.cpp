@@ -1,6 +1,7 @@
 #include "elastic/bulk_writer.hpp"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <random>
@@ -76,8 +77,24 @@ struct BulkWriter::Impl : std::enable_shared_from_this<Impl> {
       batcher.add(lines, QueuedDocument{.group = group}, now);
     }
     if (acknowledge) arm_expiry();
-    pump();
+    pump_soon();
     return group;
+  }
+
+  // write() runs while the worker handles a batch of datagrams whose answers leave only when it
+  // returns: a bulk request due now (assembling and writing ~350 KB, ~0.3 ms) is sent from the
+  // next turn of the event loop instead, after those answers. Sending it inline delayed the
+  // whole batch (up to 64 devices) once per bulk request: 1-2 % of the answers at 50,000
+  // events/s came more than 0.25 ms after their datagram arrived.
+  void pump_soon() {
+    if (pump_posted) return;
+    pump_posted = true;
+    boost::asio::post(io, [weak = weak_from_this()] {
+      auto self = weak.lock();
+      if (!self || !self->alive) return;
+      self->pump_posted = false;
+      self->pump();
+    });
   }
 
   // Sends what is due while there is a free slot; otherwise waits for linger or a completion.
@@ -304,6 +321,7 @@ struct BulkWriter::Impl : std::enable_shared_from_this<Impl> {
   bool alive = true;
   bool linger_armed = false;
   bool expiry_armed = false;
+  bool pump_posted = false;
   bool draining = false;
   std::function<void()> drain_done;
   std::size_t in_flight = 0;

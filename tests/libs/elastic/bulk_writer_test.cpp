@@ -222,6 +222,21 @@ TEST_F(BulkWriterTest, AWaitingDeviceExpiresAtTheAckTimeoutAndLateOutcomesAreIgn
   EXPECT_TRUE(completed_.empty());
 }
 
+TEST_F(BulkWriterTest, ADueRequestLeavesOnTheLoopsNextTurnNotInsideWrite) {
+  // write() runs inside a batch of datagrams whose answers wait for it: the bulk request must not.
+  auto settings = defaults();
+  settings.batching.max_docs = 2;
+  make(settings);
+  writer_->write({document("a"), document("b")}, false);
+  writer_->write({document("c"), document("d")}, false);
+  EXPECT_TRUE(transport_.sent.empty()) << "sent inside write()";
+  io_.restart();
+  io_.poll();
+  ASSERT_EQ(transport_.sent.size(), 2u) << "both due requests, from one turn of the loop";
+  EXPECT_NE(transport_.sent[0].body.find("\"a\""), std::string::npos);
+  EXPECT_NE(transport_.sent[1].body.find("\"c\""), std::string::npos);
+}
+
 TEST_F(BulkWriterTest, KeepsAtMostConcurrencyRequestsInFlight) {
   auto settings = defaults();
   settings.concurrency = 1;
