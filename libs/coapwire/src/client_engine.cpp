@@ -791,7 +791,7 @@ void ClientEngine::Impl::flush_shared() {
       index = batch[resume].index;
     }
   }
-  // What left is dropped from the queues; devices with datagrams still queued (the socket is
+  // Datagrams that left are dropped from the queues; devices with some still queued (the socket is
   // blocked) stay pending, in order.
   std::size_t kept = 0;
   for (const std::uint32_t device : pending_devices_) {
