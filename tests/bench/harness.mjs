@@ -224,10 +224,10 @@ async function readyTime() {
 }
 
 /**
- * --soak: a collector variant at 80 % of its closed-loop maximum, sampled every 10 s. The file
- * sink writes to /dev/null: at full load a real file outruns the disk within seconds, and then
- * the disk is measured. With Elasticsearch the samples also hold the bytes waiting for it: a
- * backlog that grows would end in 5.03s.
+ * --soak: a collector variant at 80 % of its closed-loop maximum (or --soak-rate), sampled every
+ * 10 s. The file sink writes to /dev/null: at full load a real file outruns the disk within
+ * seconds, and then the disk is measured. With Elasticsearch the samples also hold the bytes
+ * waiting for it: a backlog that grows would end in 5.03s.
  */
 async function soak(seconds, name, fixedRate) {
   if (!SERVERS.some((s) => s.collector && s.name === name)) throw new Error(`--soak-server: not a collector variant: ${name}`);
