@@ -305,5 +305,20 @@ TEST_F(ServerSessionsTest, GarbageNeverReachesTheApplicationNorBreaksSessions) {
   EXPECT_EQ(request(device, "after garbage").size(), 1U);
 }
 
+TEST_F(ServerSessionsTest, AProtectedRecordTooShortForTheCipherIsDroppedAndTheSessionLives) {
+  make_server();
+  Device& device = add_device("peer-a", "dev-1", key_of(0));
+  connect(device);
+  // Epoch 1, 15 bytes: one short of the 8-byte nonce and 8-byte tag of AES-128-CCM8, so no
+  // device sent it. Spoofed from the device's address it must not end the device's session.
+  Bytes forged{0x17, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 15};
+  forged.resize(forged.size() + 15, 0x5a);
+  const auto dropped = metrics.records_dropped.value();
+  server->receive("peer-a", forged, now, *this);
+  EXPECT_EQ(metrics.records_dropped.value(), dropped + 1);
+  EXPECT_TRUE(delivered.empty());
+  EXPECT_EQ(request(device, "still here").size(), 1U);
+}
+
 }  // namespace
 }  // namespace iot::dtls
