@@ -8,7 +8,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAll, start } from './lib/processes.mjs';
-import { SERVERS, bufferedBytes, startServer, startCollector } from './lib/servers.mjs';
+import { SERVERS, bufferedBytes, startServer, startCollector, usesElastic } from './lib/servers.mjs';
 import { runCell, runOnce, summarise } from './lib/runner.mjs';
 import { median, keepsUp } from './lib/stats.mjs';
 import { firstCoapAnswer, freeUdpPort, freeTcpPort, httpGet } from './lib/net.mjs';
@@ -363,7 +363,7 @@ function smokeProblems(results, extra) {
     const r = results.find((x) => x.server === name);
     if (!r) continue; // its start-up failure is already in `failures`
     if (!(r.runs[0]?.okResponses > 0)) problems.push(`${name}: no 2.xx answer`);
-    const columns = ['requestsPerS', 'eventsPerS', 'p50', 'p99', 'p999', 'serverCpuUsPerEvent', 'peakRss', 'drops', 'timeouts', 'retransmissions', 'iotcCpuFraction', ...(name.startsWith('collector-a') || name.startsWith('collector-s') ? ['esCpuUsPerEvent', 'esPeakRss'] : [])];
+    const columns = ['requestsPerS', 'eventsPerS', 'p50', 'p99', 'p999', 'serverCpuUsPerEvent', 'peakRss', 'drops', 'timeouts', 'retransmissions', 'iotcCpuFraction', ...(usesElastic(name) ? ['esCpuUsPerEvent', 'esPeakRss'] : [])];
     for (const c of columns) if (typeof r[c] !== 'number' || !Number.isFinite(r[c])) problems.push(`${name}: ${c} not computed (${r[c]})`);
   }
   if (only.some((n) => n.startsWith('collector')) && typeof extra.readyMs !== 'number') problems.push('ready time not measured');
