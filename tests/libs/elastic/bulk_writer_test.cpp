@@ -21,8 +21,8 @@ class ScriptedTransport final : public BulkTransport {
     std::string body;
     Done done;
   };
-  void send_bulk(std::string body, Done done) override {
-    sent.push_back(Sent{std::move(body), std::move(done)});
+  void send_bulk(std::shared_ptr<const std::string> body, Done done) override {
+    sent.push_back(Sent{*body, std::move(done)});
   }
   std::vector<Sent> sent;
 };

@@ -19,11 +19,13 @@ namespace iot::elastic {
 
 // Sends one bulk request body and reports the outcome: an HTTP status and body, or status 0 and
 // a one-line transport error. Implemented over HttpClient in production and scripted in tests.
+// The body is shared, not copied: the writer keeps it for retries, and a transport on another
+// thread (BackgroundBulkTransport) makes what copy it needs there.
 class BulkTransport {
  public:
   virtual ~BulkTransport() = default;
   using Done = std::function<void(int status, std::string body, std::string error)>;
-  virtual void send_bulk(std::string body, Done done) = 0;
+  virtual void send_bulk(std::shared_ptr<const std::string> body, Done done) = 0;
 };
 
 struct BulkWriterSettings {
