@@ -51,10 +51,10 @@ std::size_t shortest_protected_record(const SSL* ssl) {
 }
 
 // Whether a record of the datagram is protected (epoch above 0) yet shorter than the session's
-// cipher can make one: never sent by a device, only forged. OpenSSL 3.0.19 (seen on an AMD EPYC
-// host, not on the Intel hosts before) fails the read on such a CCM record instead of dropping
-// it, which ended the session: one spoofed datagram of 17 bytes from a device's address would
-// have cut it off until it handshook again.
+// cipher can make one: never sent by a device, only forged. On some hosts OpenSSL 3.0.19 fails
+// the read on such a CCM8 record instead of dropping it (SSL_ERROR_SYSCALL, nothing queued),
+// which ended the session: one spoofed datagram of 17 bytes from a device's address cut the
+// device off until it handshook again.
 bool has_impossible_record(std::span<const std::uint8_t> datagram, std::size_t shortest) {
   for (std::size_t position = 0; position + detail::kRecordHeaderBytes <= datagram.size();) {
     const bool protected_record = datagram[position + 3] != 0 || datagram[position + 4] != 0;
