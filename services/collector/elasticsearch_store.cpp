@@ -1,6 +1,5 @@
 #include "elasticsearch_store.hpp"
 
-#include "elastic/background_bulk_transport.hpp"
 #include "elastic/http_bulk_transport.hpp"
 
 namespace iot::collector {
@@ -13,13 +12,13 @@ ElasticsearchStore::ElasticsearchStore(boost::asio::io_context& io,
     : ack_(ack),
       bootstrapped_(bootstrapped),
       metrics_(metrics),
-      transport_(std::make_unique<elastic::BackgroundBulkTransport>(
+      transport_(
           io,
           [http = std::move(http)](boost::asio::io_context& background) {
             return std::make_unique<elastic::HttpBulkTransport>(background, http);
           },
-          "es-bulk")),
-      writer_(io, *transport_, std::move(settings),
+          "es-bulk"),
+      writer_(io, transport_, std::move(settings),
               elastic::BulkWriter::Callbacks{
                   [this](const elastic::AcknowledgementGroups::Completion& c) { completed(c); },
                   [this](elastic::BulkWriter::GroupId group) { expired(group); }},

@@ -3,12 +3,12 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
-#include <memory>
 #include <unordered_map>
 
 #include "coap/server.hpp"
 #include "collector_metrics.hpp"
 #include "config.hpp"
+#include "elastic/background_bulk_transport.hpp"
 #include "elastic/bulk_writer.hpp"
 #include "elastic/http_client.hpp"
 #include "event_store.hpp"
@@ -52,8 +52,8 @@ class ElasticsearchStore final : public EventStore {
   AckMode ack_;
   const std::atomic<bool>& bootstrapped_;
   WorkerMetrics& metrics_;
-  // Bulk requests go out from a thread of their own (BackgroundBulkTransport).
-  std::unique_ptr<elastic::BulkTransport> transport_;
+  // Bulk requests go out from a thread of their own.
+  elastic::BackgroundBulkTransport transport_;
   struct Waiting {
     coap::PendingExchange exchange;
     std::chrono::steady_clock::time_point since;
