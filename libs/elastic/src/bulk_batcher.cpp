@@ -14,67 +14,64 @@ void DocumentBatch::append(std::string_view lines, QueuedDocument document) {
 
 BulkBatcher::BulkBatcher(Limits limits) : limits_(limits) {}
 
+// The same rule take() always kept: at most max_docs documents and max_bytes bytes, but never an
+// empty batch (a document larger than max_bytes goes alone; Elasticsearch decides).
+bool BulkBatcher::has_room(const DocumentBatch& batch, std::size_t lines) const {
+  if (batch.documents.empty()) return true;
+  return batch.documents.size() < limits_.max_docs &&
+         batch.body.size() + lines <= limits_.max_bytes;
+}
+
 void BulkBatcher::add(std::string_view lines, QueuedDocument document, Clock::time_point now) {
-  if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < lines.size()) {
-    std::string chunk = std::exchange(spare_, std::string());
-    chunk.clear();
-    chunk.reserve(std::max(kChunkBytes, lines.size()));
-    chunks_.push_back(std::move(chunk));
+  if (pending_.empty() || !has_room(pending_.back().batch, lines.size())) {
+    if (!pending_.empty()) {
+      expected_bytes_ = pending_.back().batch.body.size();
+      expected_documents_ = pending_.back().batch.documents.size();
+    }
+    Pending& next = pending_.emplace_back(Pending{{}, now});
+    next.batch.body.reserve(std::max(std::min(expected_bytes_, limits_.max_bytes), lines.size()));
+    next.batch.documents.reserve(expected_documents_);
   }
-  std::string& chunk = chunks_.back();
-  document.offset = chunk.size();
-  document.length = lines.size();
-  chunk += lines;
+  pending_.back().batch.append(lines, document);
   bytes_ += lines.size();
-  queue_.push_back(Entry{document, front_chunk_ + chunks_.size() - 1, now});
+  ++documents_;
 }
 
 bool BulkBatcher::due(Clock::time_point now) const {
-  if (queue_.empty()) return false;
-  return queue_.size() >= limits_.max_docs || bytes_ >= limits_.max_bytes ||
-         now >= queue_.front().queued + limits_.linger;
+  if (pending_.empty()) return false;
+  const Pending& front = pending_.front();
+  return pending_.size() > 1 || front.batch.documents.size() >= limits_.max_docs ||
+         front.batch.body.size() >= limits_.max_bytes || now >= front.first_queued + limits_.linger;
 }
 
 std::optional<BulkBatcher::Clock::time_point> BulkBatcher::linger_deadline() const {
-  if (queue_.empty()) return std::nullopt;
-  return queue_.front().queued + limits_.linger;
+  if (pending_.empty()) return std::nullopt;
+  return pending_.front().first_queued + limits_.linger;
 }
 
 void BulkBatcher::lower_max_bytes(std::size_t max_bytes) {
-  limits_.max_bytes = std::max<std::size_t>(1, std::min(limits_.max_bytes, max_bytes));
+  const std::size_t lowered = std::max<std::size_t>(1, std::min(limits_.max_bytes, max_bytes));
+  if (lowered == limits_.max_bytes) return;
+  limits_.max_bytes = lowered;
+  // Batches already formed are cut again to the new limit. Rare (an HTTP 413), so a copy is fine.
+  auto formed = std::exchange(pending_, {});
+  documents_ = 0;
+  bytes_ = 0;
+  expected_bytes_ = 0;
+  expected_documents_ = 0;
+  for (const Pending& old : formed) {
+    for (const QueuedDocument& document : old.batch.documents) {
+      add(old.batch.lines(document), document, old.first_queued);
+    }
+  }
 }
 
 BulkBatcher::Batch BulkBatcher::take() {
-  std::size_t count = 0;
-  std::size_t batch_bytes = 0;
-  while (count < queue_.size() && count < limits_.max_docs) {
-    const std::size_t next = queue_[count].document.length;
-    if (count > 0 && batch_bytes + next > limits_.max_bytes) break;
-    batch_bytes += next;
-    ++count;
-  }
-  Batch batch;
-  batch.body.reserve(batch_bytes);
-  batch.documents.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    const Entry& entry = queue_.front();
-    batch.append(std::string_view(chunks_[entry.chunk - front_chunk_])
-                     .substr(entry.document.offset, entry.document.length),
-                 entry.document);
-    queue_.pop_front();
-  }
-  bytes_ -= batch_bytes;
-  // Chunks before the next queued document's are done with (all of them when none is queued);
-  // one of the usual size is kept for the next.
-  const std::uint64_t keep_from =
-      queue_.empty() ? front_chunk_ + chunks_.size() : queue_.front().chunk;
-  while (front_chunk_ < keep_from) {
-    if (spare_.capacity() < kChunkBytes && chunks_.front().capacity() <= 2 * kChunkBytes) {
-      spare_ = std::move(chunks_.front());
-    }
-    chunks_.pop_front();
-    ++front_chunk_;
-  }
+  if (pending_.empty()) return {};
+  Batch batch = std::move(pending_.front().batch);
+  pending_.pop_front();
+  bytes_ -= batch.body.size();
+  documents_ -= batch.documents.size();
   return batch;
 }
 

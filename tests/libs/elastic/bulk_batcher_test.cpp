@@ -79,8 +79,8 @@ TEST(BulkBatcher, RespectsMaxBytesButNeverReturnsAnEmptyBatch) {
 }
 
 TEST(BulkBatcher, EachDocumentOfABatchFindsItsOwnLinesInTheBody) {
-  // Takes cut the queue at every place (max_docs 3) while more documents arrive, so the buffer
-  // behind the queue is sliced, dropped in part and compacted again and again.
+  // Takes come at every point of a batch's filling (max_docs 3) while more documents arrive, so
+  // batches leave full, part-full and just opened.
   const auto now = Clock::now();
   BulkBatcher batcher({.max_docs = 3, .max_bytes = 1 << 20, .linger = 1s});
   std::uint64_t added = 0;
@@ -110,9 +110,9 @@ TEST(BulkBatcher, EachDocumentOfABatchFindsItsOwnLinesInTheBody) {
   EXPECT_EQ(batcher.bytes(), 0u);
 }
 
-TEST(BulkBatcher, DocumentsOfEverySizeKeepTheirLinesAcrossChunks) {
-  // Sizes from a few bytes to more than the batcher's 256 KiB chunks, each filled with its own
-  // letter, so that a document read from the wrong chunk or offset shows.
+TEST(BulkBatcher, DocumentsOfEverySizeKeepTheirLines) {
+  // Sizes from a byte to 300 KB, so batches grow past what they reserved; each document is
+  // filled with its own letter, so that one read from the wrong place shows.
   const auto now = Clock::now();
   BulkBatcher batcher({.max_docs = 4, .max_bytes = 1 << 30, .linger = 1s});
   const std::size_t sizes[] = {10, 100'000, 200'000, 30, 300'000, 70'000, 1, 262'144, 5, 150'000};
@@ -147,6 +147,30 @@ TEST(BulkBatcher, ARetriedDocumentKeepsItsAttemptAndGroup) {
   EXPECT_EQ(batch.documents[0].attempt, 2u);
   EXPECT_TRUE(batch.documents[0].dead_letter);
   EXPECT_EQ(batch.body, lines("x"));
+}
+
+TEST(BulkBatcher, DocumentsAlreadyQueuedFollowALoweredMaxBytes) {
+  const auto now = Clock::now();
+  BulkBatcher batcher({.max_docs = 100, .max_bytes = 1 << 20, .linger = 1s});
+  for (int i = 0; i < 5; ++i) add(batcher, "d" + std::to_string(i), now, i + 1);
+  ASSERT_FALSE(batcher.due(now + 10ms)) << "one batch, not full, not lingered";
+  const std::size_t one = lines("d0").size();
+  batcher.lower_max_bytes(2 * one);
+  EXPECT_TRUE(batcher.due(now + 10ms)) << "the queued five no longer fit one request";
+  EXPECT_EQ(batcher.linger_deadline(), now + 1s) << "re-cutting does not restart the linger";
+  std::uint64_t next_group = 1;
+  for (const std::size_t expected : {2u, 2u, 1u}) {
+    const auto batch = batcher.take();
+    ASSERT_EQ(batch.documents.size(), expected);
+    EXPECT_LE(batch.body.size(), 2 * one);
+    for (const auto& document : batch.documents) {
+      EXPECT_EQ(document.group, next_group);
+      EXPECT_EQ(batch.lines(document), lines("d" + std::to_string(next_group - 1)));
+      ++next_group;
+    }
+  }
+  EXPECT_TRUE(batcher.empty());
+  EXPECT_EQ(batcher.bytes(), 0u);
 }
 
 TEST(BulkBatcher, LowerMaxBytesOnlyEverLowersTheLimit) {
