@@ -1,6 +1,7 @@
 #include "sink/file_sink.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,10 @@ FileSink::FileSink(const std::filesystem::path& path) : path_(path) {
   }
   fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "sink " + path.string());
+  // A device or pipe (/dev/stdout, /dev/null) has nothing to make durable, and fdatasync on it
+  // fails with EINVAL: an error at every shutdown for a sink that lost nothing.
+  struct stat status {};
+  durable_ = ::fstat(fd_, &status) == 0 && S_ISREG(status.st_mode);
 }
 
 FileSink::~FileSink() {
@@ -33,7 +38,7 @@ std::error_code FileSink::append(std::string_view ndjson) {
     }
     // A short write to a regular file means the disk is full or a limit was hit; the next call
     // reports why. The tail may then sit torn at the end of the file, which replay tools skip.
-    dirty_ = true;
+    dirty_ = durable_;
     ndjson.remove_prefix(static_cast<std::size_t>(written));
   }
   return {};

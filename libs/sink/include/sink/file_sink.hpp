@@ -23,7 +23,7 @@ class FileSink {
   // Writes `ndjson` (complete lines) at the end of the file. On error nothing may be assumed
   // stored: the caller must not acknowledge these events.
   std::error_code append(std::string_view ndjson);
-  // fdatasync when something was appended since the last sync.
+  // fdatasync when something was appended since the last sync; nothing for a device or pipe.
   std::error_code sync();
 
   const std::filesystem::path& path() const { return path_; }
@@ -31,6 +31,7 @@ class FileSink {
  private:
   std::filesystem::path path_;
   int fd_ = -1;
+  bool durable_ = false;  // a regular file: sync() has something to do
   bool dirty_ = false;
 };
 
