@@ -44,6 +44,7 @@ struct ClientChannel::Impl {
   BIO* in = nullptr;
   BIO* out = nullptr;
   State state = State::idle;
+  std::size_t shortest_record = 0;  // protected, with the session's cipher (once established)
   std::string failure;
   std::vector<std::uint8_t> scratch;
   std::array<std::uint8_t, 4096> plaintext{};
@@ -73,6 +74,7 @@ struct ClientChannel::Impl {
         return;
       }
       state = State::established;
+      shortest_record = detail::shortest_protected_record(ssl.get());
     }
     while (state == State::established) {
       const int n = SSL_read(ssl.get(), plaintext.data(), static_cast<int>(plaintext.size()));
@@ -142,6 +144,11 @@ void ClientChannel::start(Io& io) {
 void ClientChannel::receive(std::span<const std::uint8_t> datagram, Io& io) {
   Impl& self = *impl_;
   if (self.state != State::handshaking && self.state != State::established) return;
+  // A forged record too short for the cipher would end the session on some OpenSSL builds.
+  if (self.state == State::established &&
+      detail::has_impossible_record(datagram, self.shortest_record)) {
+    return;
+  }
   BIO_write(self.in, datagram.data(), static_cast<int>(datagram.size()));
   self.step(io);
 }

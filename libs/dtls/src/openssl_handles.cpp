@@ -1,8 +1,11 @@
 #include "openssl_handles.hpp"
 
+#include <openssl/evp.h>
+
 #include <array>
 #include <span>
 #include <stdexcept>
+#include <string_view>
 #include <vector>
 
 namespace iot::dtls::detail {
@@ -45,6 +48,36 @@ bool seal_record(SSL* ssl, BIO* out, std::span<const std::uint8_t> plaintext,
   const int n = BIO_read(out, datagram.data(), static_cast<int>(pending));
   datagram.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
   return n > 0;
+}
+
+// The shortest record the session's cipher can protect: an AEAD cipher adds its 8-byte explicit
+// nonce and its tag (8 bytes for CCM8, 16 for the others), CBC an IV block, at least one
+// encrypted block and the MAC.
+std::size_t shortest_protected_record(const SSL* ssl) {
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  if (cipher == nullptr) return 0;
+  if (SSL_CIPHER_is_aead(cipher) == 1) {
+    const std::string_view name = SSL_CIPHER_get_name(cipher);
+    return 8 + (name.find("CCM8") != std::string_view::npos ? 8 : 16);
+  }
+  const EVP_MD* mac = EVP_get_digestbynid(SSL_CIPHER_get_digest_nid(cipher));
+  return 2 * 16 + (mac != nullptr ? static_cast<std::size_t>(EVP_MD_get_size(mac)) : 0);
+}
+
+// Whether a record of the datagram is protected (epoch above 0) yet shorter than the session's
+// cipher can make one: never sent by a peer, only forged. On some hosts OpenSSL 3.0.19 fails
+// the read on such a CCM8 record instead of dropping it (SSL_ERROR_SYSCALL, nothing queued),
+// which ended the session: one spoofed datagram of 17 bytes from a device's address cut the
+// device off until it handshook again.
+bool has_impossible_record(std::span<const std::uint8_t> datagram, std::size_t shortest) {
+  for (std::size_t position = 0; position + kRecordHeaderBytes <= datagram.size();) {
+    const bool protected_record = datagram[position + 3] != 0 || datagram[position + 4] != 0;
+    const std::size_t length =
+        (std::size_t{datagram[position + 11]} << 8) | datagram[position + 12];
+    if (protected_record && length < shortest) return true;
+    position += kRecordHeaderBytes + length;
+  }
+  return false;
 }
 
 }  // namespace iot::dtls::detail

@@ -55,9 +55,17 @@ bool seal_record(SSL* ssl, BIO* out, std::span<const std::uint8_t> plaintext,
 template <typename Emit>
 void drain_records(BIO* out, std::vector<std::uint8_t>& scratch, std::size_t mtu, Emit&& emit);
 
-// ---- implementation of the template ----
-
 constexpr std::size_t kRecordHeaderBytes = 13;
+
+// The shortest record an established session's cipher can protect (0 before it has one).
+std::size_t shortest_protected_record(const SSL* ssl);
+
+// Whether a record of the datagram is protected (epoch above 0) yet shorter than `shortest`:
+// never sent by a peer, only forged. Both ends drop such a datagram before OpenSSL reads it,
+// because some OpenSSL builds fail the session on it instead of discarding the record.
+bool has_impossible_record(std::span<const std::uint8_t> datagram, std::size_t shortest);
+
+// ---- implementation of the template ----
 
 template <typename Emit>
 void drain_records(BIO* out, std::vector<std::uint8_t>& scratch, std::size_t mtu, Emit&& emit) {

@@ -36,36 +36,6 @@ bool is_client_hello(std::span<const std::uint8_t> datagram) {
          datagram[detail::kRecordHeaderBytes] == kHandshakeClientHello;
 }
 
-// The shortest record the session's cipher can protect: an AEAD cipher adds its 8-byte explicit
-// nonce and its tag (8 bytes for CCM8, 16 for the others), CBC an IV block, at least one
-// encrypted block and the MAC.
-std::size_t shortest_protected_record(const SSL* ssl) {
-  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
-  if (cipher == nullptr) return 0;
-  if (SSL_CIPHER_is_aead(cipher) == 1) {
-    const std::string_view name = SSL_CIPHER_get_name(cipher);
-    return 8 + (name.find("CCM8") != std::string_view::npos ? 8 : 16);
-  }
-  const EVP_MD* mac = EVP_get_digestbynid(SSL_CIPHER_get_digest_nid(cipher));
-  return 2 * 16 + (mac != nullptr ? static_cast<std::size_t>(EVP_MD_get_size(mac)) : 0);
-}
-
-// Whether a record of the datagram is protected (epoch above 0) yet shorter than the session's
-// cipher can make one: never sent by a device, only forged. On some hosts OpenSSL 3.0.19 fails
-// the read on such a CCM8 record instead of dropping it (SSL_ERROR_SYSCALL, nothing queued),
-// which ended the session: one spoofed datagram of 17 bytes from a device's address cut the
-// device off until it handshook again.
-bool has_impossible_record(std::span<const std::uint8_t> datagram, std::size_t shortest) {
-  for (std::size_t position = 0; position + detail::kRecordHeaderBytes <= datagram.size();) {
-    const bool protected_record = datagram[position + 3] != 0 || datagram[position + 4] != 0;
-    const std::size_t length =
-        (std::size_t{datagram[position + 11]} << 8) | datagram[position + 12];
-    if (protected_record && length < shortest) return true;
-    position += detail::kRecordHeaderBytes + length;
-  }
-  return false;
-}
-
 }  // namespace
 
 KeyStore::KeyStore(PskKeys keys) : keys_(std::make_shared<const PskKeys>(std::move(keys))) {}
@@ -253,7 +223,7 @@ struct ServerSessions::Impl {
         return;
       }
       session.established = true;
-      session.shortest_record = shortest_protected_record(session.ssl.get());
+      session.shortest_record = detail::shortest_protected_record(session.ssl.get());
       metrics.handshakes_completed.add();
       if (established_order.size() >= std::max<std::size_t>(limits.max_sessions, 1)) {
         metrics.sessions_evicted.add();
@@ -374,7 +344,7 @@ void ServerSessions::receive(std::string_view peer, std::span<const std::uint8_t
     self.close(session.peer, transport, true);
     return;
   }
-  if (session.established && has_impossible_record(datagram, session.shortest_record)) {
+  if (session.established && detail::has_impossible_record(datagram, session.shortest_record)) {
     self.metrics.records_dropped.add();
     return;
   }

@@ -320,5 +320,29 @@ TEST_F(ServerSessionsTest, AProtectedRecordTooShortForTheCipherIsDroppedAndTheSe
   EXPECT_EQ(request(device, "still here").size(), 1U);
 }
 
+TEST_F(ServerSessionsTest, AForgedRecordNeverEndsTheDevicesSession) {
+  // The device's side of the test above: iotc's devices must not lose their session to a
+  // datagram spoofed from the server's address either, too short for the cipher or not.
+  make_server();
+  Device& device = add_device("peer-a", "dev-1", key_of(0));
+  connect(device);
+  ASSERT_EQ(device.channel.state(), ClientChannel::State::established) << device.channel.failure();
+  Bytes too_short{0x17, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 15};
+  too_short.resize(too_short.size() + 15, 0x5a);
+  Bytes bad_tag{0x17, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 40};
+  bad_tag.resize(bad_tag.size() + 40, 0x5a);
+  for (const Bytes& forged : {too_short, bad_tag}) {
+    device.channel.receive(forged, device);
+    EXPECT_EQ(device.channel.state(), ClientChannel::State::established)
+        << forged.size() << " bytes: " << device.channel.failure();
+  }
+  EXPECT_TRUE(device.received.empty());
+  Bytes sealed;
+  ASSERT_TRUE(server->seal("peer-a", bytes_of("still here"), sealed));
+  device.channel.receive(sealed, device);
+  ASSERT_EQ(device.received.size(), 1U);
+  EXPECT_EQ(device.received[0], "still here");
+}
+
 }  // namespace
 }  // namespace iot::dtls
