@@ -1,6 +1,7 @@
 // Benchmark harness for iot-collector (see README.md here): the same load generator (iotc load)
-// against a raw UDP ceiling, libcoap, a Node.js server and the collector's sinks, in one run on
-// one machine, with CPU per event, memory, drops, a noise check and the issue's targets.
+// against a raw UDP ceiling, libcoap, a Node.js server and the collector's sinks, and over DTLS
+// the collector against libcoap, in one run on one machine, with CPU per event, memory, drops, a
+// noise check and the issue's targets.
 import { parseArgs } from 'node:util';
 import { accessSync, constants as fsConstants, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -157,13 +158,20 @@ const WIDE_CELLS = [1, 10000].map((devices) => ({ id: `w1024-${devices === 1 ? '
 // measures the server's cost of 10,000 peers instead.
 const ADDRESS_CELLS = [1, 10000].map((devices) => ({ id: `${devices === 1 ? '1dev' : '10kdev'}-addr-con`, load: { concurrency: 64, devices, spread: 'addresses' } }));
 const ADDRESS_SERVERS = new Set(['ack', 'collector-file', 'collector-accepted']);
+// Over DTLS every device is a session (~50 KiB in the collector) that every run opens with a
+// handshake (the servers start afresh for each run: see startServer), so 1,000 devices rather
+// than 10,000; iotc cannot spread DTLS devices over addresses (a session per port).
+const DTLS_CELLS = [
+  ...BASE_CELLS.filter((c) => c.load.devices === 1),
+  { id: '1000dev-con', load: { concurrency: 64, devices: 1000, non: false } },
+];
 const SMOKE_CELL = { id: 'smoke', load: { concurrency: 4, devices: 2 } };
 const WARMUP = { concurrency: 64, devices: 1 };
 const SWEEP_DEVICES = 16;
 
 /** All cells of one server: closed loop, then (collector) batch 10 and the open-loop sweep. */
 async function benchServer(name) {
-  const isCollector = SERVERS.find((s) => s.name === name).collector;
+  const { collector: isCollector, dtls } = SERVERS.find((s) => s.name === name);
   const server = await startServer(name, cfg);
   const results = [];
   try {
@@ -174,7 +182,7 @@ async function benchServer(name) {
     }
     await runOnce(cfg, server, WARMUP, settings.warmupS); // discarded: caches, allocator, JIT
     await server.betweenRuns();
-    const cells = [...BASE_CELLS, ...(ADDRESS_SERVERS.has(name) ? ADDRESS_CELLS : []), ...(isCollector ? [{ id: 'batch10', load: { concurrency: 64, devices: 1, batch: 10 } }] : []), ...(name === 'collector-stored' ? WIDE_CELLS : [])];
+    const cells = [...(dtls ? DTLS_CELLS : BASE_CELLS), ...(ADDRESS_SERVERS.has(name) ? ADDRESS_CELLS : []), ...(isCollector ? [{ id: 'batch10', load: { concurrency: 64, devices: 1, batch: 10 } }] : []), ...(name === 'collector-stored' ? WIDE_CELLS : [])];
     for (const cell of cells) {
       log(`  ${name}: ${cell.id}`);
       results.push(await runCell(cfg, server, cell, { runs: settings.runs, durationS: settings.durationS, log }));
@@ -270,7 +278,7 @@ async function twoThreads() {
   for (const threads of [1, 2]) {
     const dir = mkdtempSync(join(cfg.sinkRoot, 'threads-'));
     const s = await startCollector(local, ['--sink', `file:${dir}/events.ndjson`], { threads, cpus: threads === 1 ? '0' : '0,1' });
-    const server = { name: `collector-file-${threads}t`, port: s.port, pid: s.proc.pid, esPid: null, proc: s.proc, betweenRuns: async () => {} };
+    const server = { name: `collector-file-${threads}t`, port: s.port, pid: s.proc.pid, esPid: null, proc: s.proc, iotcArgs: [], betweenRuns: async () => {} };
     try {
       await runOnce(local, server, load, settings.warmupS);
       figures[threads] = await runCell(local, server, { id: `${threads}-threads`, load }, { runs: settings.runs, durationS: settings.durationS, log });
@@ -323,7 +331,10 @@ async function main() {
 
   const tables = only.map((name) => resultsTable(name, results.filter((r) => r.server === name))).filter((t) => t.rows.length);
   if (!smoke) {
-    tables.push(ratioTable(results));
+    for (const dtls of [false, true]) {
+      const t = ratioTable(results, { dtls });
+      if (t.rows.length) tables.push(t);
+    }
     tables.push(targets(results, extra));
   }
   for (const t of tables) say(`${renderText(t)}\n`);

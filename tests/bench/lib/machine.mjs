@@ -44,6 +44,8 @@ export function describeMachine(cfg, benchDir) {
       iotc: binary(cfg.bins.iotc),
       'coap-ack-server': binary(cfg.bins.ack).replace(/^.*?(, built)/, 'n/a$1'),
       libcoap: run('coap-server-notls', ['-h'])?.split('\n').find((l) => /v\d/.test(l))?.trim() ?? 'missing',
+      // The DTLS baseline's TLS library (its usage text says which, and which it was built for).
+      'libcoap DTLS': run('coap-server-openssl', ['-h'])?.split('\n').find((l) => /^TLS Library:/.test(l))?.replace(/^TLS Library:\s*/, '') ?? 'missing',
       node: process.version,
       'npm coap': npmCoap,
     },

@@ -14,6 +14,34 @@ export async function freeUdpPort() {
   return port;
 }
 
+/**
+ * A free UDP port P on 127.0.0.1 whose P + 1 is free too, for servers that take a second port next
+ * to the first (libcoap's DTLS port is its -p port + 1). Both are bound at once, so they are free
+ * together when read; a P + 1 in use means another P, at most `tries` times.
+ */
+export async function freeUdpPortPair(tries = 50) {
+  const bind = (port) =>
+    new Promise((resolve) => {
+      const s = dgram.createSocket('udp4');
+      s.once('error', () => {
+        s.close();
+        resolve(null); // in use
+      });
+      s.bind(port, '127.0.0.1', () => resolve(s));
+    });
+  for (let i = 0; i < tries; ++i) {
+    const first = await bind(0);
+    const { port } = first.address();
+    const second = port < 65535 ? await bind(port + 1) : null;
+    await new Promise((r) => first.close(r));
+    if (second) {
+      await new Promise((r) => second.close(r));
+      return port;
+    }
+  }
+  throw new Error(`no two adjacent free UDP ports on 127.0.0.1 in ${tries} tries`);
+}
+
 export async function freeTcpPort() {
   const s = net.createServer().listen(0, '127.0.0.1');
   await once(s, 'listening');

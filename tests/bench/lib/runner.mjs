@@ -10,13 +10,17 @@ import { httpGet } from './net.mjs';
 const DRAIN_MS = 2000;
 let runNumber = 0;
 
-/** iotc's flags for a load description {concurrency | rate, devices, spread, non, batch, threads}. */
-export function iotcArgs(port, load, durationS, output) {
+/**
+ * iotc's flags for a load description {concurrency | rate, devices, spread, non, batch, threads},
+ * then the server's own (`extra`: its server object's iotcArgs, e.g. the DTLS servers' key).
+ */
+export function iotcArgs(port, load, durationS, output, extra = []) {
   const args = ['load', '--host', '127.0.0.1', '--port', String(port), '--duration', `${Math.round(durationS * 1000)}ms`, '--devices', String(load.devices), '--threads', String(load.threads ?? 1), '--batch', String(load.batch ?? 1), '--drain-timeout-ms', String(DRAIN_MS), '--silent', '--output', output];
   if (load.rate) args.push('--rate', String(load.rate));
   else args.push('--concurrency', String(load.concurrency));
   if (load.non) args.push('--non');
   if (load.spread) args.push('--spread', load.spread);
+  args.push(...extra);
   return args;
 }
 
@@ -47,7 +51,7 @@ export async function runOnce(cfg, server, load, durationS) {
   const output = join(cfg.tmp, `iotc-${++runNumber}.json`);
   const waitsBefore = await receiveWaits(server);
   const before = snapshot(server);
-  const [cmd, argv] = pinned(cfg.cpus.iotc, cfg.bins.iotc, iotcArgs(server.port, load, durationS, output));
+  const [cmd, argv] = pinned(cfg.cpus.iotc, cfg.bins.iotc, iotcArgs(server.port, load, durationS, output, server.iotcArgs ?? []));
   const p = start('sh', ['-c', WRAPPER, 'sh', cmd, ...argv], { name: 'iotc' });
   const limitMs = durationS * 1000 + DRAIN_MS + 60000;
   const statLine = await p.line(/^IOTC_STAT /, limitMs).catch(async (e) => {
@@ -104,6 +108,8 @@ export async function runOnce(cfg, server, load, durationS) {
     rcvbufDrops: after.udp.rcvbufErrors - before.udp.rcvbufErrors,
     timeouts: report.timeouts,
     retransmissions: report.retransmissions,
+    // Over DTLS: devices whose handshake did not complete in the run (they sent nothing).
+    handshakesIncomplete: report.handshakes ? report.handshakes.started - report.handshakes.established : null,
     iotcCpuFraction: iotcCpu / wall / (load.threads ?? 1),
     iotcSaturated: saturated(iotcCpu, wall, load.threads ?? 1),
     // With fewer than 3 cores the Elasticsearch stand-in shares iotc's core: when the two fill
@@ -180,6 +186,7 @@ export function summarise(server, cell, runs, discarded = []) {
     drops: sum('drops'),
     timeouts: sum('timeouts'),
     retransmissions: sum('retransmissions'),
+    handshakesIncomplete: runs.some((r) => r.handshakesIncomplete !== null && r.handshakesIncomplete !== undefined) ? sum('handshakesIncomplete') : null,
     iotcCpuFraction: m('iotcCpuFraction'),
     iotcSaturated: runs.some((r) => r.iotcSaturated),
     sharedCoreSaturated: runs.some((r) => r.sharedCoreSaturated),

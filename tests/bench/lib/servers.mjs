@@ -1,11 +1,16 @@
 // The servers under test. Each `start*` returns a running server once it takes requests:
-// {name, port, pid, esPid?, betweenRuns(), stop()}. Servers listen on 127.0.0.1 only, on free ports.
-import { rmSync, truncateSync, mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
+// {name, port, pid, esPid?, iotcArgs (flags iotc needs for it), betweenRuns(), stop()}. Servers
+// listen on 127.0.0.1 only, on free ports.
+import { accessSync, constants as fsConstants, rmSync, truncateSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { start } from './processes.mjs';
-import { freeTcpPort, freeUdpPort, firstCoapAnswer, httpGet, waitForHttp200 } from './net.mjs';
+import { freeTcpPort, freeUdpPort, freeUdpPortPair, firstCoapAnswer, httpGet, waitForHttp200 } from './net.mjs';
 
-/** In run order; `collector` marks the iot-collector variants (they get the extra cells). */
+/**
+ * In run order; `collector` marks the iot-collector variants (they get the extra cells), `dtls`
+ * the servers that iotc reaches over DTLS 1.2 with a pre-shared key (they get the DTLS cells, a
+ * fresh process for every run, and are compared with each other only).
+ */
 export const SERVERS = [
   { name: 'ack', title: 'coap-ack-server (raw UDP ceiling)', collector: false },
   { name: 'libcoap', title: 'libcoap coap-server-notls -d 10', collector: false },
@@ -15,7 +20,22 @@ export const SERVERS = [
   { name: 'collector-small-bulks', title: 'iot-collector, Elasticsearch, --ack accepted --bulk-max-docs 200 (latency tuning)', collector: true },
   { name: 'collector-gzip', title: 'iot-collector, Elasticsearch, --ack accepted --bulk-gzip', collector: true },
   { name: 'collector-stored', title: 'iot-collector, Elasticsearch, --ack stored', collector: true },
+  { name: 'libcoap-dtls', title: 'libcoap coap-server-openssl -d 10, CoAP over DTLS 1.2 (PSK)', collector: false, dtls: true },
+  { name: 'collector-dtls', title: 'iot-collector, file sink, CoAP over DTLS 1.2 (PSK)', collector: true, dtls: true },
 ];
+
+/** Whether server `name` is reached over DTLS (see SERVERS). */
+export const isDtls = (name) => SERVERS.some((s) => s.name === name && s.dtls);
+
+// The benchmark's pre-shared key, the same for every device and both DTLS servers. libcoap's -k
+// takes its argument's bytes as the key, so it is ASCII; iotc (16-64 bytes, as hex) and the
+// collector's key file take the hex of those bytes. libcoap without -i accepts any identity with
+// the -k key, and the collector looks the identity up in its key file (and takes it as the
+// events' sender): both get this one. Not a secret, so on the command line.
+const PSK_IDENTITY = 'bench';
+const PSK_ASCII = 'iot-bench-psk-key-0123456789abcd';
+const PSK_HEX = Buffer.from(PSK_ASCII).toString('hex');
+const DTLS_IOTC_ARGS = ['--psk-identity', PSK_IDENTITY, '--psk-key', PSK_HEX];
 
 const READY_MS = 30000;
 // The Elasticsearch variants' flags. Smaller bulk requests make each burst of work on the
@@ -38,12 +58,39 @@ async function startAck(cfg, track) {
   return { port, proc: p };
 }
 
-// libcoap prints nothing when it is up: its first CoAP answer (4.04 for /health) says so.
+/** Whether `command` is an executable file in a directory of PATH. */
+function onPath(command) {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir || '.', command), fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+// libcoap prints nothing when it is up: its first CoAP answer (4.04 for /health) on the plain
+// port says so (with DTLS too: coap-server opens all its endpoints before it serves any). A
+// missing program is said as such, not as a server that never answered.
+async function startLibcoapProgram(cfg, track, program, port, args) {
+  if (!onPath(program)) throw new Error(`${program} not found on PATH (Debian/Ubuntu: apt-get install libcoap3-bin)`);
+  const p = track(start(program, ['-A', '127.0.0.1', '-p', String(port), '-d', '10', ...args], { cpus: cfg.cpus.server, name: program }));
+  await firstCoapAnswer(port, { timeoutMs: READY_MS, alive: () => p.running }).catch((e) => {
+    throw new Error(`${e.message}: ${p.describe()}`);
+  });
+  return p;
+}
+
 async function startLibcoap(cfg, track) {
   const port = await freeUdpPort();
-  const p = track(start('coap-server-notls', ['-A', '127.0.0.1', '-p', String(port), '-d', '10'], { cpus: cfg.cpus.server, name: 'coap-server-notls' }));
-  await firstCoapAnswer(port, { timeoutMs: READY_MS, alive: () => p.running });
-  return { port, proc: p };
+  return { port, proc: await startLibcoapProgram(cfg, track, 'coap-server-notls', port, []) };
+}
+
+// coap-server-openssl serves DTLS on its -p port + 1 (plain CoAP stays on the port itself).
+async function startLibcoapDtls(cfg, track) {
+  const plain = await freeUdpPortPair();
+  return { port: plain + 1, proc: await startLibcoapProgram(cfg, track, 'coap-server-openssl', plain, ['-k', PSK_ASCII]) };
 }
 
 async function startNodeCoap(cfg, track) {
@@ -63,14 +110,19 @@ async function startElastic(cfg, track) {
   return { port, proc: p };
 }
 
-/** iot-collector with `sinkArgs`; ready when /readyz answers 200 (with Elasticsearch: after its bootstrap). */
-export async function startCollector(cfg, sinkArgs, { threads = 1, cpus = cfg.cpus.server, track = (p) => p } = {}) {
-  const port = await freeUdpPort();
+/**
+ * iot-collector with `sinkArgs`; ready when /readyz answers 200 (with Elasticsearch: after its
+ * bootstrap). With `pskFile` it also serves DTLS, on the plain port + 1: `port` is then the DTLS
+ * one (the load's) and `plainPort` the plain one, which the collector always opens.
+ */
+export async function startCollector(cfg, sinkArgs, { threads = 1, cpus = cfg.cpus.server, track = (p) => p, pskFile = null } = {}) {
+  const port = pskFile ? await freeUdpPortPair() : await freeUdpPort();
   const admin = await freeTcpPort();
-  const args = ['--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${admin}`, '--threads', String(threads), '--log-level', 'warn', ...sinkArgs];
+  const dtlsArgs = pskFile ? ['--psk-file', pskFile, '--listen-dtls', `127.0.0.1:${port + 1}`] : [];
+  const args = ['--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${admin}`, '--threads', String(threads), '--log-level', 'warn', ...dtlsArgs, ...sinkArgs];
   const p = track(start(cfg.bins.collector, args, { cpus, name: 'iot-collector' }));
   await waitForHttp200(admin, '/readyz', { timeoutMs: READY_MS, alive: () => p.running });
-  return { port, admin, proc: p };
+  return pskFile ? { port: port + 1, plainPort: port, admin, proc: p } : { port, admin, proc: p };
 }
 
 /** Sum of iot_elasticsearch_buffered_bytes{worker=...} in a /metrics text. */
@@ -94,6 +146,13 @@ async function drainElastic(admin, maxMs = 60000) {
   throw new Error(`the collector still had events buffered for Elasticsearch after ${maxMs} ms`);
 }
 
+/** The DTLS collector's key file (IDENTITY HEXKEY lines) in the harness's temporary directory. */
+function writePskFile(cfg) {
+  const file = join(cfg.tmp, 'psk-keys.txt');
+  writeFileSync(file, `${PSK_IDENTITY} ${PSK_HEX}\n`, { mode: 0o600 });
+  return file;
+}
+
 /** Start server `name`; the result's `stop()` also removes what it left behind. */
 // `sinkPath` replaces the file sink's temporary file (the soak writes to /dev/null: at full load
 // the file sink outruns a disk within seconds, and the soak is about the collector).
@@ -109,25 +168,52 @@ export async function startServer(name, cfg, { sinkPath } = {}) {
     let s;
     let es = null;
     let betweenRuns = async () => {};
+    let launch = null; // the DTLS servers': starts the server again before each run (below)
     if (name === 'ack') s = await startAck(cfg, track);
     else if (name === 'libcoap') s = await startLibcoap(cfg, track);
     else if (name === 'node-coap') s = await startNodeCoap(cfg, track);
-    else if (name === 'collector-file' && sinkPath) {
-      s = await startCollector(cfg, ['--sink', `file:${sinkPath}`], { track });
-    } else if (name === 'collector-file') {
-      const dir = mkdtempSync(join(cfg.sinkRoot, 'sink-')); // under the harness's sink directory: gone on exit, whatever happens
-      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-      const file = join(dir, 'events.ndjson');
-      s = await startCollector(cfg, ['--sink', `file:${file}`], { track });
-      // The collector appends with O_APPEND, so emptying the file between runs is safe and keeps
-      // a long benchmark from filling the disk.
-      betweenRuns = async () => truncateSync(file, 0);
+    else if (name === 'libcoap-dtls') {
+      launch = () => startLibcoapDtls(cfg, track);
+      s = await launch();
+    } else if (name === 'collector-file' || name === 'collector-dtls') {
+      // collector-dtls is collector-file with its devices over DTLS.
+      const pskFile = name === 'collector-dtls' ? writePskFile(cfg) : null;
+      let file = sinkPath;
+      if (!file) {
+        const dir = mkdtempSync(join(cfg.sinkRoot, 'sink-')); // under the harness's sink directory: gone on exit, whatever happens
+        cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+        file = join(dir, 'events.ndjson');
+        // The collector appends with O_APPEND, so emptying the file between runs is safe and keeps
+        // a long benchmark from filling the disk.
+        betweenRuns = async () => truncateSync(file, 0);
+      }
+      launch = () => startCollector(cfg, ['--sink', `file:${file}`], { track, pskFile });
+      s = await launch();
     } else if (ELASTIC_ARGS[name]) {
       es = await startElastic(cfg, track);
       s = await startCollector(cfg, ['--elasticsearch-url', `http://127.0.0.1:${es.port}`, ...ELASTIC_ARGS[name]], { track });
       betweenRuns = () => drainElastic(s.admin);
     } else throw new Error(`unknown server ${name}`);
-    return { name, port: s.port, admin: s.admin, pid: s.proc.pid, esPid: es?.proc.pid ?? null, proc: s.proc, betweenRuns, stop };
+    const server = { name, port: s.port, admin: s.admin, pid: s.proc.pid, esPid: es?.proc.pid ?? null, proc: s.proc, iotcArgs: [], betweenRuns, stop };
+    if (isDtls(name)) {
+      // A fresh DTLS server for every run. iotc exits without closing its sessions (no
+      // close_notify), so a server kept for the next run holds a session for every device of
+      // every earlier run, and some of the next run's devices get those devices' source ports
+      // again (1,000 devices from the ~28,000 ephemeral ports: ~35 per run). Their ClientHello
+      // then meets an established session: the collector starts a new handshake, but libcoap
+      // ignores it, and such a device never connects and holds its share of the window until the
+      // run ends (in a try, a second 1,000-device run fell from 5,450 to 261 requests/s). Started
+      // afresh, both servers do the same work in every run: its handshakes, nothing from before.
+      server.iotcArgs = DTLS_IOTC_ARGS;
+      server.betweenRuns = async () => {
+        await server.proc.stop();
+        own.splice(own.indexOf(server.proc), 1);
+        await betweenRuns();
+        const next = await launch();
+        Object.assign(server, { port: next.port, admin: next.admin, pid: next.proc.pid, proc: next.proc });
+      };
+    }
+    return server;
   } catch (e) {
     await stop();
     throw e;
