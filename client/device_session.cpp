@@ -76,6 +76,10 @@ DeviceSession::DeviceSession(const GlobalOptions& options,
         return engine;
       }()) {}
 
+DeviceSession::~DeviceSession() {
+  engine_.close_sessions();
+}
+
 Answer DeviceSession::exchange(const coapwire::Request& request) {
   std::optional<Answer> answer;
   const auto sent_at = std::chrono::steady_clock::now();

@@ -32,11 +32,15 @@ std::string_view code_name(coapwire::Code code);
 
 // One device (one UDP source port) talking to the collector one request at a time: what
 // `health`, `send` and `incremental` need. Uses the RFC 7252 transmission parameters. Over DTLS
-// (options.dtls()) the first exchange makes the handshake.
+// (options.dtls()) the first exchange makes the handshake, and the session ends with
+// close_notify when the DeviceSession does.
 class DeviceSession {
  public:
   explicit DeviceSession(const GlobalOptions& options,
                          coapwire::TransmissionParameters transmission = {});
+  ~DeviceSession();
+  DeviceSession(const DeviceSession&) = delete;
+  DeviceSession& operator=(const DeviceSession&) = delete;
   // Sends and waits for the outcome (a response, a timeout after the retransmissions, a reset).
   Answer exchange(const coapwire::Request& request);
   std::uint16_t local_port() const { return engine_.local_port(0); }

@@ -207,6 +207,9 @@ class LoadThread {
       run_closed(std::get<loadgen::ClosedLoop>(share_.mode).concurrency);
     }
     drain();
+    // The collector frees the sessions now rather than hold them (and evict idle real devices
+    // for them) until its idle timeout.
+    engine_.close_sessions();
     const auto counters = engine_.counters();
     totals_.retransmissions = counters.retransmissions;
     totals_.engine = counters;

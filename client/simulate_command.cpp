@@ -162,6 +162,7 @@ int run_simulate(int argc, const char* const* argv, const cli::Environment& env)
   }
   // Every request ends by itself (answer, or timeout after the retransmissions).
   while (engine.in_flight() > 0) engine.poll(Clock::now() + std::chrono::seconds(1));
+  engine.close_sessions();
   print_status(Clock::now());
   for (const auto& [answer, count] : failures) {
     std::cerr << "iotc simulate: " << count << " x " << answer << "\n";

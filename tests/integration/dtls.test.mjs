@@ -16,6 +16,7 @@ import { coapClient } from './lib/coapClient.mjs';
 import { RawCoapClient, request as rawRequest } from './lib/coap.mjs';
 import { scrape, metricValue } from './lib/admin.mjs';
 import { makeEvent, without } from './lib/events.mjs';
+import { iotc } from './lib/iotc.mjs';
 
 const DTLS_CLIENT = process.env.IOT_IT_DTLS_CLIENT ?? 'coap-client-openssl';
 
@@ -206,6 +207,28 @@ describe('hostile traffic', () => {
     // The two good devices' sessions may still be open; none of the 200 spoofers has one.
     assert.ok(value(after, 'iot_dtls_sessions') <= 2, `no session for spoofers:\n${after.body}`);
     assert.ok(c.running);
+  });
+});
+
+describe('iotc ends its sessions', () => {
+  it('a load run over DTLS leaves no session behind in the collector', async () => {
+    // Without close_notify each of the run's devices would hold a place in the session table
+    // (where the real devices idle the longest are evicted first) until --dtls-idle-timeout.
+    const value = (m, name) => metricValue(m.samples, name);
+    const before = await scrape(c);
+    const r = await iotc(['load', '--host', c.coaps.host, '--port', String(c.coaps.port), '--psk-identity', 'dev-1', '--psk-key', hex(KEYS['dev-1']), '--devices', '4', '--count', '20', '--rate', '200', '--report', 'json']);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.answered, 20, r.stderr);
+    assert.equal(report.handshakes.established, 4);
+    let after;
+    await waitFor(
+      async () => {
+        after = await scrape(c);
+        return value(after, 'iot_dtls_sessions_closed_total') - value(before, 'iot_dtls_sessions_closed_total') >= 4;
+      },
+      { timeoutMs: 5000, what: 'the collector closing the 4 sessions iotc ended' },
+    );
+    assert.ok(value(after, 'iot_dtls_sessions') <= value(before, 'iot_dtls_sessions'), after.body);
   });
 });
 

@@ -147,6 +147,7 @@ class ClientEngine::Impl {
     return detail::local_port_of(shared() ? shared_socket_.get() : state.socket.get());
   }
   EngineCounters counters() const { return counters_; }
+  void close_sessions();
 
  private:
   std::uint16_t allocate_message_id(std::uint32_t device);
@@ -877,6 +878,17 @@ void ClientEngine::Impl::send_handshake_datagram(std::uint32_t device,
   }
 }
 
+void ClientEngine::Impl::close_sessions() {
+  for (std::uint32_t device = 0; device < devices_.size(); ++device) {
+    Device& state = devices_[device];
+    if (!established(state)) continue;
+    ChannelIo io(*this, device);
+    state.channel->close(io);
+    state.channel.reset();
+    ++counters_.dtls_close_notify_sent;
+  }
+}
+
 void ClientEngine::Impl::on_dtls_datagram(std::uint32_t device,
                                           std::span<const std::uint8_t> datagram) {
   Device& state = devices_[device];
@@ -1365,6 +1377,9 @@ std::size_t ClientEngine::device_count() const {
 }
 std::uint16_t ClientEngine::local_port(std::size_t device) const {
   return impl_->local_port(device);
+}
+void ClientEngine::close_sessions() {
+  impl_->close_sessions();
 }
 EngineCounters ClientEngine::counters() const {
   return impl_->counters();

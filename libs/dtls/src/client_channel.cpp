@@ -171,6 +171,17 @@ void ClientChannel::on_timer(Io& io) {
   self.flush(io);
 }
 
+void ClientChannel::close(Io& io) {
+  Impl& self = *impl_;
+  if (self.state != State::established) return;
+  // The first call only sends our close_notify; the server's answer is not waited for.
+  SSL_shutdown(self.ssl.get());
+  detail::take_error_text();
+  self.flush(io);
+  self.state = State::closed;
+  self.failure = "closed by the client";
+}
+
 bool ClientChannel::seal(std::span<const std::uint8_t> plaintext, std::vector<std::uint8_t>& out) {
   Impl& self = *impl_;
   if (self.state != State::established) return false;

@@ -196,14 +196,14 @@ export async function startServer(name, cfg, { sinkPath } = {}) {
     } else throw new Error(`unknown server ${name}`);
     const server = { name, port: s.port, admin: s.admin, pid: s.proc.pid, esPid: es?.proc.pid ?? null, proc: s.proc, iotcArgs: [], betweenRuns, stop };
     if (isDtls(name)) {
-      // A fresh DTLS server for every run. iotc exits without closing its sessions (no
-      // close_notify), so a server kept for the next run holds a session for every device of
-      // every earlier run, and some of the next run's devices get those devices' source ports
-      // again (1,000 devices from the ~28,000 ephemeral ports: ~35 per run). Their ClientHello
-      // then meets an established session: the collector starts a new handshake, but libcoap
-      // ignores it, and such a device never connects and holds its share of the window until the
-      // run ends (in a try, a second 1,000-device run fell from 5,450 to 261 requests/s). Started
-      // afresh, both servers do the same work in every run: its handshakes, nothing from before.
+      // A fresh DTLS server for every run. iotc ends its sessions with close_notify, but libcoap
+      // 4.3.1 keeps its CoAP session for the address after closing the DTLS one, and ignores a
+      // new ClientHello on it: some of the next run's devices get an earlier device's source
+      // port again (1,000 devices from the ~28,000 ephemeral ports: ~35 per run), never connect
+      // and hold their share of the window until the run ends (in a try, a second 1,000-device
+      // run fell from 5,450 to 261 requests/s). The collector starts a new handshake there, but
+      // started afresh, both servers do the same work in every run: its handshakes, nothing
+      // from before.
       server.iotcArgs = DTLS_IOTC_ARGS;
       server.betweenRuns = async () => {
         await server.proc.stop();

@@ -249,6 +249,25 @@ TEST_F(coapwire_ClientEngineDtls, CloseNotifyMakesTheNextRequestHandshakeAgain) 
   EXPECT_EQ(engine.counters().dtls_handshakes_established, 2u);
 }
 
+TEST_F(coapwire_ClientEngineDtls, CloseSessionsLetsTheServerFreeEverySessionAtOnce) {
+  ClientEngine engine(options({{"dev-0", key_of(0x00)}, {"dev-1", key_of(0x10)}}, 2), observe);
+  get(engine, 0);
+  get(engine, 1);
+  ASSERT_TRUE(run(engine, [&] { return done.size() == 2; }));
+  ASSERT_EQ(server.established(), 2u);
+
+  engine.close_sessions();
+  EXPECT_EQ(engine.counters().dtls_close_notify_sent, 2u);
+  ASSERT_TRUE(run(engine, [&] { return server.established() == 0; }))
+      << "the server still holds " << server.established() << " sessions";
+
+  get(engine, 0);  // a later request handshakes again
+  ASSERT_TRUE(run(engine, [&] { return done.size() == 3; }));
+  EXPECT_EQ(done[2].kind, Result::Kind::response);
+  EXPECT_EQ(done[2].payload, "dev-0");
+  EXPECT_EQ(engine.counters().dtls_handshakes_started, 3u);
+}
+
 TEST_F(coapwire_ClientEngineDtls, ServerDownTimesOutTheHandshake) {
   EngineOptions o = options({{"dev-0", key_of(0x00)}});
   o.remote_port = 9;  // discard: nothing answers (ICMP unreachable at most)

@@ -192,6 +192,7 @@ struct EngineCounters {
   std::uint64_t dtls_handshakes_established = 0;
   std::uint64_t dtls_handshakes_failed = 0;  // failed or timed out
   std::uint64_t dtls_sessions_closed = 0;    // close_notify from the server, or a failed session
+  std::uint64_t dtls_close_notify_sent = 0;  // sessions ended by close_sessions()
   std::uint64_t dtls_handshake_nanoseconds = 0;  // summed over established handshakes
   // This thread's CPU time spent in handshakes (every ClientHello, flight and timer until
   // established or failed), all handshakes together: the client's cost of a handshake.
@@ -229,6 +230,13 @@ class ClientEngine {
   // the completions. Returns the number of requests completed. A deadline in the past makes one
   // pass that does not wait. Throws std::logic_error when called from a completion.
   std::size_t poll(std::chrono::steady_clock::time_point deadline);
+
+  // DTLS: ends every established session with close_notify, so the server frees it at once. A
+  // load run calls it at its end: otherwise each of its devices holds a place in the server's
+  // session table (where real devices idle the longest get evicted first) until the server's
+  // idle timeout. Requests still in flight then complete only by timing out; a later request
+  // handshakes again. Nothing over plain UDP.
+  void close_sessions();
 
   std::size_t in_flight() const;  // requests sent or queued and not yet completed
   std::size_t device_count() const;

@@ -57,11 +57,14 @@ class ClientChannel {
   void receive(std::span<const std::uint8_t> datagram, Io& io);
   std::optional<Clock::time_point> retransmission_due() const;  // while handshaking
   void on_timer(Io& io);
+  // Ends an established session with close_notify (RFC 5246 §7.2.1), so the server frees it at
+  // once instead of holding it until its idle timeout; closed() afterwards. Nothing otherwise.
+  void close(Io& io);
   // Encrypts one datagram's plaintext into `out`; false unless established.
   bool seal(std::span<const std::uint8_t> plaintext, std::vector<std::uint8_t>& out);
 
   State state() const;
-  const std::string& failure() const;  // why state() is failed ("" otherwise)
+  const std::string& failure() const;  // why state() is failed or closed ("" otherwise)
 
   struct Impl;
 
