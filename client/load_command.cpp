@@ -128,6 +128,10 @@ int run_load(int argc, const char* const* argv, const cli::Environment& env) {
             [&](std::string_view v) {
               options.drain_timeout = std::chrono::milliseconds(cli::parse_unsigned(v, 0, 600'000));
             });
+  flags.add_bool("handshake-first",
+                 "DTLS: every device handshakes before the clock starts, so the run measures "
+                 "established sessions (the handshakes are reported apart).",
+                 &options.handshake_first);
   flags.add("report", "text|json", "Report format on stdout.", "text", [&](std::string_view v) {
     if (v == "text") {
       format = ReportFormat::text;
@@ -173,6 +177,9 @@ int run_load(int argc, const char* const* argv, const cli::Environment& env) {
   if (options.run_id.empty()) options.run_id = new_run_id();
   if (options.spread == coapwire::DeviceSpread::loopback_addresses && options.globals.dtls()) {
     throw cli::UsageError("--spread addresses cannot use DTLS (a session per port): use ports");
+  }
+  if (options.handshake_first && !options.globals.dtls()) {
+    throw cli::UsageError("--handshake-first needs DTLS (--psk-identity/--psk-key or --psk-file)");
   }
   if (options.devices < options.threads) {
     throw cli::UsageError("--devices must be at least --threads");

@@ -157,14 +157,10 @@ std::vector<Share> split(const LoadOptions& options) {
 
 class LoadThread {
  public:
-  LoadThread(const LoadOptions& options, Share share, Aggregator& aggregator,
-             std::atomic<bool>& out_of_message_ids, Clock::time_point start, Clock::time_point stop)
+  LoadThread(const LoadOptions& options, Share share, std::atomic<bool>& out_of_message_ids)
       : options_(options),
         share_(share),
-        aggregator_(aggregator),
         out_of_message_ids_(out_of_message_ids),
-        start_(start),
-        stop_(stop),
         engine_(
             [&] {
               coapwire::EngineOptions engine;
@@ -196,11 +192,28 @@ class LoadThread {
     }
   }
 
-  void run() {
+  // --handshake-first: every device of this thread handshakes now, before the run. Bounded: a
+  // handshake that does not end by itself fails at the handshake timeout.
+  void handshake_all() {
+    const std::size_t started = engine_.start_handshakes();
+    const auto limit = Clock::now() + options_.globals.handshake_timeout + std::chrono::seconds(1);
+    const auto ended = [this] {
+      const auto counters = engine_.counters();
+      return counters.dtls_handshakes_established + counters.dtls_handshakes_failed;
+    };
+    while (ended() < started && Clock::now() < limit) {
+      engine_.poll(Clock::now() + std::chrono::milliseconds(10));
+    }
+  }
+
+  void run(Aggregator& aggregator, Clock::time_point start, Clock::time_point stop) {
+    aggregator_ = &aggregator;
+    start_ = start;
+    stop_ = stop;
     // Every thread starts at the run's start, after all sockets are open (pacing, not a wait for
     // another thread).
     std::this_thread::sleep_until(start_);
-    second_ = aggregator_.second_of(Clock::now());
+    second_ = aggregator_->second_of(Clock::now());
     if (const auto* open = std::get_if<loadgen::OpenLoop>(&share_.mode)) {
       run_open(open->requests_per_second);
     } else {
@@ -213,7 +226,7 @@ class LoadThread {
     const auto counters = engine_.counters();
     totals_.retransmissions = counters.retransmissions;
     totals_.engine = counters;
-    aggregator_.add(second_, tally_);
+    aggregator_->add(second_, tally_);
   }
 
   const ThreadTotals& totals() const { return totals_; }
@@ -261,9 +274,9 @@ class LoadThread {
 
   void poll_until(Clock::time_point deadline) {
     engine_.poll(deadline);
-    const auto second = aggregator_.second_of(Clock::now());
+    const auto second = aggregator_->second_of(Clock::now());
     if (second != second_) {
-      aggregator_.add(second_, tally_);
+      aggregator_->add(second_, tally_);
       second_ = second;
     }
   }
@@ -327,9 +340,9 @@ class LoadThread {
 
   const LoadOptions& options_;
   Share share_;
-  Aggregator& aggregator_;
   std::atomic<bool>& out_of_message_ids_;  // set by the first request a thread could not send
-  const Clock::time_point start_, stop_;
+  Aggregator* aggregator_ = nullptr;       // the run's: set by run()
+  Clock::time_point start_, stop_;
   coapwire::ClientEngine engine_;
   std::vector<std::string> senders_;
   std::string body_;
@@ -396,29 +409,38 @@ LoadResult run_load_test(const LoadOptions& options,
   if (!options.duration && !options.count) {
     throw std::invalid_argument("a load test needs a duration or a count");
   }
-  const auto wall_start = std::chrono::system_clock::now();
   // The sockets are opened before the clock starts, so their setup is not part of the run.
   const auto shares = split(options);
+  std::atomic<bool> out_of_message_ids{false};
+  std::vector<std::unique_ptr<LoadThread>> workers;
+  for (const auto& share : shares) {
+    workers.push_back(std::make_unique<LoadThread>(options, share, out_of_message_ids));
+  }
+  // Neither are the handshakes with --handshake-first: each thread makes its devices' in
+  // parallel with the others, and the run starts when all have ended.
+  double handshakes_before_run_seconds = 0;
+  if (options.handshake_first && options.globals.dtls()) {
+    const auto began = Clock::now();
+    std::vector<std::thread> handshaking;
+    for (auto& worker : workers) handshaking.emplace_back([&worker] { worker->handshake_all(); });
+    for (auto& thread : handshaking) thread.join();
+    handshakes_before_run_seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  }
+  const auto wall_start = std::chrono::system_clock::now();
   const auto provisional = Clock::now() + std::chrono::milliseconds(50);
   Aggregator aggregator(provisional);
   const auto stop = options.duration ? provisional + *options.duration : Clock::time_point::max();
-  std::atomic<bool> out_of_message_ids{false};
   bool told_out_of_message_ids = false;
   const auto tell_out_of_message_ids = [&] {
     if (told_out_of_message_ids || !out_of_message_ids.load(std::memory_order_relaxed)) return;
     told_out_of_message_ids = true;
     if (on_notice) on_notice(kOutOfMessageIdsNotice);
   };
-  std::vector<std::unique_ptr<LoadThread>> workers;
-  for (const auto& share : shares) {
-    workers.push_back(std::make_unique<LoadThread>(options, share, aggregator, out_of_message_ids,
-                                                   provisional, stop));
-  }
   std::atomic<unsigned> running{static_cast<unsigned>(workers.size())};
   std::vector<std::thread> threads;
   for (auto& worker : workers) {
-    threads.emplace_back([&worker, &running] {
-      worker->run();
+    threads.emplace_back([&, &worker = worker] {
+      worker->run(aggregator, provisional, stop);
       running.fetch_sub(1);
     });
   }
@@ -488,6 +510,7 @@ LoadResult run_load_test(const LoadOptions& options,
       handshakes.client_cpu_ms_per_handshake =
           static_cast<double>(handshake_cpu_ns) / 1e6 / static_cast<double>(ended);
     }
+    handshakes.before_run_seconds = handshakes_before_run_seconds;
     report.handshakes = handshakes;
   }
   return result;

@@ -232,6 +232,19 @@ describe('iotc ends its sessions', () => {
   });
 });
 
+describe('iotc load --handshake-first', () => {
+  it('makes every handshake before the clock starts, and no request waits for one', async () => {
+    const r = await iotc(['load', '--host', c.coaps.host, '--port', String(c.coaps.port), '--psk-identity', 'dev-1', '--psk-key', hex(KEYS['dev-1']), '--devices', '6', '--count', '30', '--rate', '300', '--handshake-first', '--report', 'json']);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.answered, 30, r.stderr);
+    assert.equal(report.responses['2.01'], 30);
+    const h = report.handshakes;
+    assert.deepEqual([h.started, h.established, h.failed], [6, 6, 0], 'one handshake per device, none again in the run');
+    assert.ok(h.before_run_seconds > 0, `the handshakes came before the run: ${JSON.stringify(h)}`);
+    assert.ok(h.rate_per_second > 0);
+  });
+});
+
 describe('no amplification over plain UDP', () => {
   it('an answer is never larger than its request, except GET /health', async () => {
     const device = await RawCoapClient.open();

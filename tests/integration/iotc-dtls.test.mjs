@@ -123,6 +123,7 @@ describe('iotc DTLS flags', () => {
       [['health', '--psk-identity', 'dev-1', '--psk-key', 'abcd'], /--psk-key: /],
       [['health', '--psk-file', '/nonexistent/psk.txt'], /--psk-file: /],
       [['health', '--psk-file', 'x', '--psk-identity', 'a', '--psk-key', KEY_HEX], /conflicts/],
+      [['load', '--count', '1', '--handshake-first'], /--handshake-first needs DTLS/],
     ];
     for (const [args, message] of cases) {
       const r = await iotc(args);

@@ -147,6 +147,7 @@ class ClientEngine::Impl {
     return detail::local_port_of(shared() ? shared_socket_.get() : state.socket.get());
   }
   EngineCounters counters() const { return counters_; }
+  std::size_t start_handshakes();
   void close_sessions();
 
  private:
@@ -878,6 +879,18 @@ void ClientEngine::Impl::send_handshake_datagram(std::uint32_t device,
   }
 }
 
+std::size_t ClientEngine::Impl::start_handshakes() {
+  if (!dtls()) return 0;
+  now_ = Clock::now();  // outside poll(): the handshakes' start and deadline are from now
+  std::size_t started = 0;
+  for (std::uint32_t device = 0; device < devices_.size(); ++device) {
+    if (devices_[device].channel) continue;  // established or handshaking already
+    start_handshake(device);
+    ++started;
+  }
+  return started;
+}
+
 void ClientEngine::Impl::close_sessions() {
   for (std::uint32_t device = 0; device < devices_.size(); ++device) {
     Device& state = devices_[device];
@@ -1377,6 +1390,9 @@ std::size_t ClientEngine::device_count() const {
 }
 std::uint16_t ClientEngine::local_port(std::size_t device) const {
   return impl_->local_port(device);
+}
+std::size_t ClientEngine::start_handshakes() {
+  return impl_->start_handshakes();
 }
 void ClientEngine::close_sessions() {
   impl_->close_sessions();

@@ -50,8 +50,11 @@ double LoadReport::error_rate() const {
 }
 
 double LoadReport::handshakes_per_second() const {
-  if (!handshakes || !(duration_seconds > 0)) return 0.0;
-  return static_cast<double>(handshakes->established) / duration_seconds;
+  if (!handshakes) return 0.0;
+  const double seconds =
+      handshakes->before_run_seconds > 0 ? handshakes->before_run_seconds : duration_seconds;
+  if (!(seconds > 0)) return 0.0;
+  return static_cast<double>(handshakes->established) / seconds;
 }
 
 }  // namespace iot::loadgen

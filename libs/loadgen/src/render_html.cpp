@@ -86,7 +86,11 @@ std::string summary_table(const LoadReport& report) {
   if (report.handshakes) {
     const HandshakeSummary& h = *report.handshakes;
     std::string text = text::integer(h.established) + " established, " + text::integer(h.failed) +
-                       " failed (" + text::fixed(report.handshakes_per_second(), 1) + "/s)";
+                       " failed (" + text::fixed(report.handshakes_per_second(), 1) + "/s" +
+                       (h.before_run_seconds > 0
+                            ? ", in " + text::fixed(h.before_run_seconds, 2) + " s before the run"
+                            : std::string()) +
+                       ")";
     if (h.time.samples > 0) {
       text += ", p50 " + ms(h.time.p50_ms) + ", p99 " + ms(h.time.p99_ms);
     }

@@ -60,6 +60,7 @@ json::value handshakes_value(const LoadReport& report) {
       {"rate_per_second", finite(report.handshakes_per_second())},
       {"time_ms", latency_object(h.time)},
       {"client_cpu_ms_per_handshake", finite(h.client_cpu_ms_per_handshake)},
+      {"before_run_seconds", finite(h.before_run_seconds)},
   };
 }
 

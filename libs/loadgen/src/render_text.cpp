@@ -48,6 +48,9 @@ std::string describe_handshakes(const LoadReport& report) {
   const HandshakeSummary& h = *report.handshakes;
   std::string text = text::integer(h.established) + " established, " + text::integer(h.failed) +
                      " failed, " + text::fixed(report.handshakes_per_second(), 1) + "/s";
+  if (h.before_run_seconds > 0) {
+    text += " in " + text::fixed(h.before_run_seconds, 2) + " s before the run";
+  }
   if (h.sessions_closed > 0) text += ", " + text::integer(h.sessions_closed) + " closed by server";
   if (h.time.samples > 0) {
     text += "  p50 " + text::fixed(h.time.p50_ms, 3) + " ms  p99 " + text::fixed(h.time.p99_ms, 3) +

@@ -249,6 +249,23 @@ TEST_F(coapwire_ClientEngineDtls, CloseNotifyMakesTheNextRequestHandshakeAgain) 
   EXPECT_EQ(engine.counters().dtls_handshakes_established, 2u);
 }
 
+TEST_F(coapwire_ClientEngineDtls, StartHandshakesEstablishesEveryDeviceBeforeAnyRequest) {
+  ClientEngine engine(options({{"dev-0", key_of(0x00)}, {"dev-1", key_of(0x10)}}, 2), observe);
+  EXPECT_EQ(engine.start_handshakes(), 2u);
+  ASSERT_TRUE(run(engine, [&] { return engine.counters().dtls_handshakes_established == 2; }));
+  EXPECT_EQ(server.established(), 2u);
+  EXPECT_EQ(engine.start_handshakes(), 0u) << "every device has its session";
+
+  get(engine, 0);
+  get(engine, 1);
+  ASSERT_TRUE(run(engine, [&] { return done.size() == 2; }));
+  const auto counters = engine.counters();
+  EXPECT_EQ(counters.dtls_handshakes_started, 2u) << "the requests used the sessions made before";
+  EXPECT_EQ(counters.dtls_handshakes_failed, 0u);
+  EXPECT_EQ(done[0].kind, Result::Kind::response);
+  EXPECT_EQ(done[1].kind, Result::Kind::response);
+}
+
 TEST_F(coapwire_ClientEngineDtls, CloseSessionsLetsTheServerFreeEverySessionAtOnce) {
   ClientEngine engine(options({{"dev-0", key_of(0x00)}, {"dev-1", key_of(0x10)}}, 2), observe);
   get(engine, 0);

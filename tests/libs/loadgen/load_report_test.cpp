@@ -138,6 +138,23 @@ TEST(RenderTextTest, DtlsRunShowsItsHandshakesAligned) {
       << text;
 }
 
+TEST(RenderTextTest, HandshakesBeforeTheRunHaveTheRateOfTheirOwnPhase) {
+  LoadReport report = sample_report();
+  report.handshakes = HandshakeSummary{
+      .started = 1000,
+      .established = 1000,
+      .time = {.samples = 1000, .p50_ms = 1.5, .p99_ms = 4.25},
+      .client_cpu_ms_per_handshake = 0.125,
+      .before_run_seconds = 0.5,
+  };
+  // --handshake-first: 1,000 in the half second before the run, not over its 60 s.
+  EXPECT_DOUBLE_EQ(report.handshakes_per_second(), 2000.0);
+  const std::string text = render_text(report);
+  EXPECT_NE(text.find("1000 established, 0 failed, 2000.0/s in 0.50 s before the run  p50"),
+            std::string::npos)
+      << text;
+}
+
 TEST(RenderTextTest, EmptyClosedLoopRunSaysSo) {
   LoadReport report;
   report.mode = ClosedLoop{64};

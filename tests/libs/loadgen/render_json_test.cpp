@@ -351,6 +351,13 @@ TEST(RenderJsonTest, HandshakesOfADtlsRunValidateAndRoundTrip) {
   EXPECT_DOUBLE_EQ(handshakes.at("time_ms").at("p99").to_number<double>(),
                    report.handshakes->time.p99_ms);
   EXPECT_DOUBLE_EQ(handshakes.at("client_cpu_ms_per_handshake").to_number<double>(), 0.25);
+  EXPECT_DOUBLE_EQ(handshakes.at("before_run_seconds").to_number<double>(), 0.0);
+
+  report.handshakes->before_run_seconds = 0.4;  // iotc load --handshake-first
+  const json::value first = parse(render_json(report));
+  expect_valid(render_json(report));
+  EXPECT_DOUBLE_EQ(first.at("handshakes").at("before_run_seconds").to_number<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(first.at("handshakes").at("rate_per_second").to_number<double>(), 100 / 0.4);
 
   json::value broken = parse(rendered);
   broken.as_object()["handshakes"].as_object().erase("failed");

@@ -231,6 +231,12 @@ class ClientEngine {
   // pass that does not wait. Throws std::logic_error when called from a completion.
   std::size_t poll(std::chrono::steady_clock::time_point deadline);
 
+  // DTLS: starts the handshake of every device without a session, as its first request would;
+  // poll() carries them on, and counters() tells when they have ended (established + failed).
+  // Returns how many started; 0 over plain UDP. A load generator measuring established sessions
+  // calls it before its clock starts.
+  std::size_t start_handshakes();
+
   // DTLS: ends every established session with close_notify, so the server frees it at once. A
   // load run calls it at its end: otherwise each of its devices holds a place in the server's
   // session table (where real devices idle the longest get evicted first) until the server's

@@ -55,6 +55,9 @@ struct HandshakeSummary {
   // The client's CPU time in handshakes divided by the handshakes that ended (established or
   // failed); 0 when none ended.
   double client_cpu_ms_per_handshake = 0;
+  // iotc load --handshake-first: how long the handshakes took before the run started; 0 when
+  // they happened during the run (each device's first request started its own).
+  double before_run_seconds = 0;
 
   bool operator==(const HandshakeSummary&) const = default;
 };
@@ -93,7 +96,8 @@ struct LoadReport {
   // Fraction of requests sent that got no 2.xx answer (other codes, timeouts, send errors); 0
   // when nothing was sent.
   double error_rate() const;
-  // Established handshakes per second of duration; 0 without DTLS or duration.
+  // Established handshakes per second of duration (of their own phase when they came before the
+  // run); 0 without DTLS or duration.
   double handshakes_per_second() const;
 };
 
