@@ -14,7 +14,7 @@ import { runCell, runOnce, summarise } from './lib/runner.mjs';
 import { median, keepsUp } from './lib/stats.mjs';
 import { firstCoapAnswer, freeUdpPort, freeTcpPort, httpGet } from './lib/net.mjs';
 import { peakRss, currentRss } from './lib/procstat.mjs';
-import { resultsTable, ratioTable, targets, renderText, renderMarkdown } from './lib/report.mjs';
+import { resultsTable, ratioTable, targets, renderText, renderMarkdown, markdownCodeBlock } from './lib/report.mjs';
 import { describeMachine } from './lib/machine.mjs';
 import { profileCollector, shortSymbol } from './lib/profile.mjs';
 
@@ -354,7 +354,7 @@ async function main() {
       `Method: \`iotc load\` for every server; ${settings.runs} measured run(s) of ${settings.durationS} s per cell after a ${settings.warmupS} s warm-up per server, medians; ` +
         (pin ? `server on cpu ${cfg.cpus.server}, iotc on cpu ${cfg.cpus.iotc}, ${cfg.elasticName} on cpu ${cfg.cpus.es}.` : 'no pinning.') + ` The file sink wrote under ${dirname(cfg.sinkRoot)}. Total ${elapsed.toFixed(0)} s.`, '',
       ...tables.flatMap((t) => [renderMarkdown(t), '']),
-      ...sectionText.map((l) => (l ? `    ${l}` : '')), '',
+      ...markdownCodeBlock(sectionText), '',
     ];
     writeFileSync(opt.markdown, md.join('\n'));
   }

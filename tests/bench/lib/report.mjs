@@ -154,3 +154,9 @@ export function renderMarkdown(table) {
   const esc = (v) => String(v).replace(/\|/g, '\\|');
   return [`### ${table.title}`, '', `| ${table.header.map(esc).join(' | ')} |`, `|${table.header.map((_, i) => ((table.left ?? [0]).includes(i) ? '---' : '---:')).join('|')}|`, ...table.rows.map((r) => `| ${r.map(esc).join(' | ')} |`), ...(table.notes?.length ? ['', ...table.notes] : [])].join('\n');
 }
+
+/**
+ * Plain-text lines (the sections: profile, soak, two threads) as a Markdown code block: every line
+ * indented, including each line of an entry that holds several (a rendered table).
+ */
+export const markdownCodeBlock = (lines) => lines.flatMap((l) => l.split('\n')).map((l) => (l ? `    ${l}` : ''));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ratioTable, renderText, renderMarkdown, PUBLISHED_DTLS_PEER } from './report.mjs';
+import { ratioTable, renderText, renderMarkdown, markdownCodeBlock, PUBLISHED_DTLS_PEER } from './report.mjs';
 
 const cell = (server, id, eventsPerS, serverCpuUsPerEvent) => ({ server, cell: id, refused: null, eventsPerS, serverCpuUsPerEvent });
 
@@ -29,4 +29,14 @@ test('ratio tables: plain CoAP servers with each other, DTLS servers with each o
   assert.ok(renderText(dtls).includes(PUBLISHED_DTLS_PEER));
   assert.ok(renderMarkdown(dtls).includes(PUBLISHED_DTLS_PEER));
   assert.ok(!renderText(plain).includes(PUBLISHED_DTLS_PEER));
+});
+
+test('sections go into the Markdown as one code block, every line of a multi-line entry indented', () => {
+  const profile = renderText({ title: 'by part', header: ['part', '%'], rows: [['kernel', '69.3'], ['libc', '6.9']] });
+  const block = markdownCodeBlock(['two worker threads: not measured', '', profile]);
+  // An unindented line would end the code block and show the table's rows as a paragraph.
+  assert.equal(block.length, 2 + profile.split('\n').length);
+  for (const line of block) assert.ok(line === '' || line.startsWith('    '), `not in the code block: ${JSON.stringify(line)}`);
+  assert.equal(block[1], '', 'an empty line stays empty');
+  assert.equal(block.at(-1), '    libc     6.9');
 });
