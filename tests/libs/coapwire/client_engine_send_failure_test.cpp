@@ -185,28 +185,28 @@ class SendFailureTest : public ::testing::Test {
     EXPECT_EQ(counters.send_errors, 0u);
   }
 
+  // The first three send calls on the device's socket fail with `error`; nothing may be lost.
+  void survive_three_refusals(int error) {
+    injection.error = error;
+    injection.failures_left = 3;
+    ASSERT_TRUE(send_all_and_wait());
+    EXPECT_EQ(injection.calls_refused, 3);
+    EXPECT_EQ(engine_.counters().would_block, 3u);
+    expect_each_request_once();
+  }
+
   Acknowledger acknowledger_;  // before engine_: its port is in the engine's options
   ClientEngine engine_;
   std::vector<Code> results_;
 };
 
 TEST_F(SendFailureTest, AFullSendBufferHoldsTheDatagramsUntilTheSocketIsWritable) {
-  injection.error = EAGAIN;
-  injection.failures_left = 3;
-  ASSERT_TRUE(send_all_and_wait());
-  EXPECT_EQ(injection.calls_refused, 3);
-  EXPECT_EQ(engine_.counters().would_block, 3u);
-  expect_each_request_once();
+  survive_three_refusals(EAGAIN);
 }
 
 TEST_F(SendFailureTest, AFullDeviceQueueIsRetriedAfterAPause) {
   // ENOBUFS gives no readiness event to wait for: the engine must come back by itself.
-  injection.error = ENOBUFS;
-  injection.failures_left = 3;
-  ASSERT_TRUE(send_all_and_wait());
-  EXPECT_EQ(injection.calls_refused, 3);
-  EXPECT_EQ(engine_.counters().would_block, 3u);
-  expect_each_request_once();
+  survive_three_refusals(ENOBUFS);
 }
 
 TEST_F(SendFailureTest, AShortSendmmsgSendsTheRestAfterwards) {
