@@ -4,13 +4,25 @@ import net from 'node:net';
 import http from 'node:http';
 import { once } from 'node:events';
 
+/** A UDP socket bound to `port` on 127.0.0.1 (0: any free one), or null when the port is in use. */
+function bindUdp(port) {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => {
+      s.close();
+      resolve(null);
+    });
+    s.bind(port, '127.0.0.1', () => resolve(s));
+  });
+}
+
+const closeUdp = (s) => new Promise((r) => s.close(r));
+
 /** A free UDP port on 127.0.0.1 (bound, read, released: the servers need a number up front). */
 export async function freeUdpPort() {
-  const s = dgram.createSocket('udp4');
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
+  const s = await bindUdp(0);
   const { port } = s.address();
-  await new Promise((r) => s.close(r));
+  await closeUdp(s);
   return port;
 }
 
@@ -20,22 +32,13 @@ export async function freeUdpPort() {
  * together when read; a P + 1 in use means another P, at most `tries` times.
  */
 export async function freeUdpPortPair(tries = 50) {
-  const bind = (port) =>
-    new Promise((resolve) => {
-      const s = dgram.createSocket('udp4');
-      s.once('error', () => {
-        s.close();
-        resolve(null); // in use
-      });
-      s.bind(port, '127.0.0.1', () => resolve(s));
-    });
   for (let i = 0; i < tries; ++i) {
-    const first = await bind(0);
+    const first = await bindUdp(0);
     const { port } = first.address();
-    const second = port < 65535 ? await bind(port + 1) : null;
-    await new Promise((r) => first.close(r));
+    const second = port < 65535 ? await bindUdp(port + 1) : null;
+    await closeUdp(first);
     if (second) {
-      await new Promise((r) => second.close(r));
+      await closeUdp(second);
       return port;
     }
   }

@@ -51,7 +51,7 @@ export async function runOnce(cfg, server, load, durationS) {
   const output = join(cfg.tmp, `iotc-${++runNumber}.json`);
   const waitsBefore = await receiveWaits(server);
   const before = snapshot(server);
-  const [cmd, argv] = pinned(cfg.cpus.iotc, cfg.bins.iotc, iotcArgs(server.port, load, durationS, output, server.iotcArgs ?? []));
+  const [cmd, argv] = pinned(cfg.cpus.iotc, cfg.bins.iotc, iotcArgs(server.port, load, durationS, output, server.iotcArgs));
   const p = start('sh', ['-c', WRAPPER, 'sh', cmd, ...argv], { name: 'iotc' });
   const limitMs = durationS * 1000 + DRAIN_MS + 60000;
   const statLine = await p.line(/^IOTC_STAT /, limitMs).catch(async (e) => {
