@@ -10,8 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAll, start } from './lib/processes.mjs';
 import { SERVERS, bufferedBytes, startServer, startCollector, usesElastic } from './lib/servers.mjs';
-import { runCell, runOnce, summarise } from './lib/runner.mjs';
-import { median, keepsUp } from './lib/stats.mjs';
+import { Tally, cleanRun, runCell, runOnce, runSweep } from './lib/runner.mjs';
+import { median } from './lib/stats.mjs';
 import { firstCoapAnswer, freeUdpPort, freeTcpPort, httpGet } from './lib/net.mjs';
 import { peakRss, currentRss } from './lib/procstat.mjs';
 import { resultsTable, ratioTable, targets, renderText, renderMarkdown, markdownCodeBlock } from './lib/report.mjs';
@@ -32,11 +32,12 @@ function writableDir(path) {
 
 const USAGE = `node tests/bench/harness.mjs [options]
   --duration S        seconds per measured run (3; --quick 1.5)
-  --runs N            measured runs per cell, medians reported (3; --quick 1)
-  --warmup S          discarded warm-up run per server (1; --quick 0.5)
+  --runs N            rounds, medians of a cell's N runs reported (3; --quick 1): each round starts
+                      every server afresh, warms it up and runs each of its cells once
+  --warmup S          discarded warm-up run per server and round (1; --quick 0.5)
   --rates A,B,...     open-loop sweep for the collector, requests/s (10000,25000,50000,75000,100000)
   --only NAME[,NAME]  servers: ${SERVERS.map((s) => s.name).join(', ')}
-  --quick             1 run per cell after the warm-up, short runs
+  --quick             one round, short runs
   --smoke             every server, one ~0.5 s run with a small load; exit 1 unless all answered and every column is computed
   --soak S            also run the collector (file sink) at ~80 % of its max rate for S seconds, sampling RSS and throughput every 10 s
   --soak-server NAME  the collector variant the soak runs (collector-file; or collector-accepted: also samples the events buffered for Elasticsearch)
@@ -168,44 +169,66 @@ const DTLS_CELLS = [
 const SMOKE_CELL = { id: 'smoke', load: { concurrency: 4, devices: 2 } };
 const WARMUP = { concurrency: 64, devices: 1 };
 const SWEEP_DEVICES = 16;
+// 16 devices, not 1: iotc aborts when one device has all 65,536 message ids in flight, which a
+// server that falls behind an open loop reaches within a second at 100,000/s.
+const rateCell = (rate) => ({ id: `rate-${rate}`, load: { rate, devices: SWEEP_DEVICES } });
 
-/** All cells of one server: closed loop, then (collector) batch 10 and the open-loop sweep. */
-async function benchServer(name) {
+/** The cells of server `name` that every round runs: all but the collectors' open-loop sweep. */
+function fixedCells(name) {
   const { collector: isCollector, dtls } = SERVERS.find((s) => s.name === name);
+  return [
+    ...(dtls ? DTLS_CELLS : BASE_CELLS),
+    ...(ADDRESS_SERVERS.has(name) ? ADDRESS_CELLS : []),
+    ...(isCollector ? [{ id: 'batch10', load: { concurrency: 64, devices: 1, batch: 10 } }] : []),
+    ...(name === 'collector-stored' ? WIDE_CELLS : []),
+    // The latency floor of this machine and iotc at the rate of the p99 target: whatever the
+    // collector's p99 there exceeds it by is the collector's.
+    ...(name === 'ack' ? [rateCell(50000)] : []),
+  ];
+}
+
+/**
+ * The runs of a cell come from rounds: each round starts every server afresh and runs each of its
+ * cells once, so a cell's runs are minutes apart. This VM has slow phases of a minute or more in
+ * which the same work costs ~1.5× the CPU; back to back, one of them could take all of a cell's
+ * runs and its median with them.
+ */
+const tally = new Tally();
+const sweeps = new Map(); // collector → the rates of its open-loop sweep, once a round decided them
+
+/** One run of `cell` in round `round` into the tally, unless an earlier round refused the cell. */
+async function measure(server, cell, round) {
+  const refused = tally.refused(server.name, cell.id);
+  if (refused) return { run: null, refused };
+  log(`  ${server.name}: ${cell.id}`);
+  const outcome = await cleanRun(cfg, server, cell, { durationS: settings.durationS, runNumber: round, log });
+  tally.add(server.name, cell, outcome);
+  return outcome;
+}
+
+/** Round `round` of server `name`: start it, warm it up, run each of its cells once, stop it. */
+async function benchServerRound(name, round) {
   const server = await startServer(name, cfg);
-  const results = [];
   try {
     if (smoke) {
-      const run = await runOnce(cfg, server, SMOKE_CELL.load, settings.durationS);
-      results.push(summarise(server, SMOKE_CELL, [run]));
-      return results;
+      tally.add(name, SMOKE_CELL, { run: await runOnce(cfg, server, SMOKE_CELL.load, settings.durationS) });
+      return;
     }
     await runOnce(cfg, server, WARMUP, settings.warmupS); // discarded: caches, allocator, JIT
     await server.betweenRuns();
-    const cells = [...(dtls ? DTLS_CELLS : BASE_CELLS), ...(ADDRESS_SERVERS.has(name) ? ADDRESS_CELLS : []), ...(isCollector ? [{ id: 'batch10', load: { concurrency: 64, devices: 1, batch: 10 } }] : []), ...(name === 'collector-stored' ? WIDE_CELLS : [])];
-    for (const cell of cells) {
-      log(`  ${name}: ${cell.id}`);
-      results.push(await runCell(cfg, server, cell, { runs: settings.runs, durationS: settings.durationS, log }));
+    for (const cell of fixedCells(name)) await measure(server, cell, round);
+    if (SERVERS.find((s) => s.name === name).collector) {
+      const rates = await runSweep(settings.rates, sweeps.get(name) ?? null, (rate) => {
+        const cell = rateCell(rate);
+        // A server that falls far behind can make iotc abort: that rate is refused, as a noisy one.
+        return measure(server, cell, round).catch((e) => {
+          const outcome = { run: null, refused: e.message };
+          tally.add(name, cell, outcome);
+          return outcome;
+        });
+      });
+      sweeps.set(name, rates);
     }
-    if (name === 'ack') {
-      // The latency floor of this machine and iotc at the rate of the p99 target: whatever the
-      // collector's p99 there exceeds it by is the collector's.
-      const cell = { id: 'rate-50000', load: { rate: 50000, devices: SWEEP_DEVICES } };
-      log(`  ${name}: ${cell.id}`);
-      results.push(await runCell(cfg, server, cell, { runs: settings.runs, durationS: settings.durationS, log }));
-    }
-    if (isCollector) {
-      for (const rate of settings.rates) {
-        // 16 devices, not 1: iotc aborts when one device has all 65,536 message ids in flight,
-        // which a server that falls behind an open loop reaches within a second at 100,000/s.
-        const cell = { id: `rate-${rate}`, load: { rate, devices: SWEEP_DEVICES } };
-        log(`  ${name}: ${cell.id}`);
-        const r = await runCell(cfg, server, cell, { runs: settings.runs, durationS: settings.durationS, log }).catch((e) => ({ server: name, cell: cell.id, refused: e.message, runs: [] }));
-        results.push(r);
-        if (r.refused || !keepsUp({ answeredFraction: r.okFraction, p99Ms: r.p99 })) break; // it can't keep up: higher rates say nothing more
-      }
-    }
-    return results;
   } finally {
     await server.stop();
   }
@@ -292,23 +315,25 @@ async function twoThreads() {
 async function main() {
   const started = performance.now();
   const machine = describeMachine(cfg, here);
-  say(`iot-collector benchmark (${smoke ? 'smoke' : quick ? 'quick' : 'full'}): ${settings.runs} measured run(s) of ${settings.durationS} s per cell after a ${settings.warmupS} s warm-up per server; medians`);
+  say(`iot-collector benchmark (${smoke ? 'smoke' : quick ? 'quick' : 'full'}): ${method()}`);
   say(`machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, ${machine.memoryGiB} GiB; commit ${machine.commit}`);
   say(`file sink writes under ${cfg.sinkRoot}`);
   say(pin ? `pinning: server cpu ${cfg.cpus.server}, iotc cpu ${cfg.cpus.iotc}, ${cfg.elasticName} cpu ${cfg.cpus.es}${cfg.cpus.es === cfg.cpus.iotc ? ' (shared with iotc: fewer than 3 cores)' : ''}` : 'pinning: off');
   say('');
 
-  const results = [];
   const failures = [];
-  for (const name of only) {
-    log(`bench: ${name}`);
-    try {
-      results.push(...(await benchServer(name)));
-    } catch (e) {
-      failures.push(`${name}: ${e.message}`);
-      log(`bench: ${name} failed: ${e.message}`);
+  for (let round = 1; round <= settings.runs; ++round) {
+    for (const name of only) {
+      log(`bench: round ${round}/${settings.runs}: ${name}`);
+      try {
+        await benchServerRound(name, round);
+      } catch (e) {
+        failures.push(`${name}, round ${round}: ${e.message}`);
+        log(`bench: round ${round}/${settings.runs}: ${name} failed: ${e.message}`);
+      }
     }
   }
+  const results = tally.results();
   let extra = { readyMs: null, readyRuns: [] };
   if (only.some((n) => n.startsWith('collector'))) {
     log('bench: ready time');
@@ -351,7 +376,7 @@ async function main() {
       '## Benchmark results', '',
       `${machine.date}: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, ${machine.memoryGiB} GiB memory; commit ${machine.commit}.`, '',
       ...Object.entries(machine.versions).map(([k, v]) => `- ${k}: ${v}`), '',
-      `Method: \`iotc load\` for every server; ${settings.runs} measured run(s) of ${settings.durationS} s per cell after a ${settings.warmupS} s warm-up per server, medians; ` +
+      `Method: \`iotc load\` for every server; ${method()}; ` +
         (pin ? `server on cpu ${cfg.cpus.server}, iotc on cpu ${cfg.cpus.iotc}, ${cfg.elasticName} on cpu ${cfg.cpus.es}.` : 'no pinning.') + ` The file sink wrote under ${dirname(cfg.sinkRoot)}. Total ${elapsed.toFixed(0)} s.`, '',
       ...tables.flatMap((t) => [renderMarkdown(t), '']),
       ...markdownCodeBlock(sectionText), '',
@@ -365,6 +390,12 @@ async function main() {
     process.exitCode = problems.length ? 1 : 0;
     say(problems.length ? 'smoke: FAILED' : 'smoke: ok');
   } else process.exitCode = failures.length ? 1 : 0;
+}
+
+/** How a cell's figures were measured, for the header and the Markdown. */
+function method() {
+  if (smoke) return `one run of ${settings.durationS} s per server`;
+  return `${settings.runs} round(s) over all servers, each starting every server afresh with a ${settings.warmupS} s warm-up and running each of its cells once for ${settings.durationS} s; medians of a cell's runs across the rounds`;
 }
 
 /** Smoke: every server answered, and every column of its row is a number (figures not judged). */

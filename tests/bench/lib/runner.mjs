@@ -1,10 +1,11 @@
 // One load run (iotc against a running server, with the CPU, memory and drop counters around
-// it) and one cell (warm runs repeated until enough clean ones, medians).
+// it), one clean run of a cell (repeated while other processes disturb it), and the runs of each
+// cell gathered over rounds into medians.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { start, pinned } from './processes.mjs';
 import { CLK_TCK, machineCpu, peakRss, processCpuSeconds, processTable, selfCpuSeconds, udpCounters, parsePidStat } from './procstat.mjs';
-import { median, noiseDecision, othersTicks, saturated, histogramBuckets, bucketDelta, bucketQuantile, bucketShareAtMost } from './stats.mjs';
+import { median, maximum, keepsUp, noiseDecision, othersTicks, saturated, histogramBuckets, bucketDelta, bucketQuantile, bucketShareAtMost } from './stats.mjs';
 import { httpGet } from './net.mjs';
 
 const DRAIN_MS = 2000;
@@ -60,6 +61,10 @@ export async function runOnce(cfg, server, load, durationS) {
   });
   const { code } = await p.exited;
   const after = snapshot(server);
+  // Right after the run, from the process that ran it: each round (and each run of a DTLS
+  // server) has a process of its own, so the peak cannot be read once the cell is over.
+  const serverPeakRss = peakRss(server.pid);
+  const esPeakRss = server.esPid ? peakRss(server.esPid) : null;
   if (!server.proc.running) throw new Error(`${server.name} exited during a run: ${server.proc.describe()}`);
   const waits = waitsBefore?.length ? bucketDelta(waitsBefore, await receiveWaits(server)) : null;
   const waitP99 = waits ? bucketQuantile(waits, 0.99) : null;
@@ -104,6 +109,8 @@ export async function runOnce(cfg, server, load, durationS) {
     serverCpuUsPerEvent: perEvent(serverCpu),
     esCpuSeconds: esCpu,
     esCpuUsPerEvent: perEvent(esCpu),
+    serverPeakRss,
+    esPeakRss,
     drops: after.udp.inErrors - before.udp.inErrors,
     rcvbufDrops: after.udp.rcvbufErrors - before.udp.rcvbufErrors,
     timeouts: report.timeouts,
@@ -139,35 +146,86 @@ async function waitForQuiet(server, maxMs = 10000) {
 }
 
 /**
- * A cell: `runs` clean runs, each retried up to `tries` times when other processes took more
- * than a tenth of a core; a run that stays noisy makes the whole cell refused (no figures).
+ * One clean run of a cell: retried up to `tries` times when other processes took more than a
+ * tenth of a core, after waiting for them to quiet down. Returns {run, discarded, refused}; a run
+ * that stays noisy refuses the cell (`refused` says why, `run` is null). `runNumber` is for the log.
  */
-export async function runCell(cfg, server, cell, { runs, durationS, tries = 3, log = () => {} }) {
-  const measured = [];
+export async function cleanRun(cfg, server, cell, { durationS, runNumber, tries = 3, log = () => {} }) {
   const discarded = [];
-  for (let i = 0; i < runs; ++i) {
-    let run;
-    for (let attempt = 1; attempt <= tries; ++attempt) {
-      await server.betweenRuns();
-      run = await runOnce(cfg, server, cell.load, durationS);
-      if (!run.noisy) break;
-      discarded.push(run);
-      log(`  ${server.name} ${cell.id}: run ${i + 1} noisy (others used ${(run.otherCores * 100).toFixed(0)} % of a core), ${attempt < tries ? 'repeating' : 'giving up'}`);
-      if (attempt < tries) await waitForQuiet(server);
-    }
-    if (run.noisy) {
-      return { server: server.name, cell: cell.id, refused: `other processes used ${(run.otherCores * 100).toFixed(0)} % of a core in ${tries} tries`, runs: measured, discarded };
-    }
-    measured.push(run);
+  for (let attempt = 1; attempt <= tries; ++attempt) {
+    await server.betweenRuns();
+    const run = await runOnce(cfg, server, cell.load, durationS);
+    if (!run.noisy) return { run, discarded, refused: null };
+    discarded.push(run);
+    log(`  ${server.name} ${cell.id}: run ${runNumber} noisy (others used ${(run.otherCores * 100).toFixed(0)} % of a core), ${attempt < tries ? 'repeating' : 'giving up'}`);
+    if (attempt < tries) await waitForQuiet(server);
   }
-  return summarise(server, cell, measured, discarded);
+  return { run: null, discarded, refused: `other processes used ${(discarded.at(-1).otherCores * 100).toFixed(0)} % of a core in ${tries} tries` };
 }
 
-export function summarise(server, cell, runs, discarded = []) {
+/** A cell: `runs` clean runs back to back on one server process (see cleanRun), medians. */
+export async function runCell(cfg, server, cell, { runs, durationS, tries = 3, log = () => {} }) {
+  const tally = new Tally();
+  for (let i = 0; i < runs && !tally.refused(server.name, cell.id); ++i) {
+    tally.add(server.name, cell, await cleanRun(cfg, server, cell, { durationS, runNumber: i + 1, tries, log }));
+  }
+  return tally.results()[0];
+}
+
+/**
+ * The runs of each (server, cell) gathered over rounds, in the order the cells first ran. A cell
+ * refused in one round stays refused: later rounds skip it (see `refused`), and it is reported
+ * with the runs it had, without figures.
+ */
+export class Tally {
+  #cells = new Map();
+
+  /** Adds a cleanRun outcome {run, discarded, refused} (or just {run} or {refused}) of `cell`. */
+  add(serverName, cell, { run = null, discarded = [], refused = null }) {
+    const key = JSON.stringify([serverName, cell.id]);
+    if (!this.#cells.has(key)) this.#cells.set(key, { serverName, cell, runs: [], discarded: [], refused: null });
+    const c = this.#cells.get(key);
+    if (run) c.runs.push(run);
+    c.discarded.push(...discarded);
+    c.refused ??= refused;
+  }
+
+  /** Why cell `cellId` of server `serverName` was refused, or null. */
+  refused(serverName, cellId) {
+    return this.#cells.get(JSON.stringify([serverName, cellId]))?.refused ?? null;
+  }
+
+  /** Every cell: its summary over all its runs, or its refusal. */
+  results() {
+    return [...this.#cells.values()].map((c) => (c.refused ? { server: c.serverName, cell: c.cell.id, refused: c.refused, runs: c.runs, discarded: c.discarded } : summarise(c.serverName, c.cell, c.runs, c.discarded)));
+  }
+}
+
+/** The open-loop sweep stops after a rate the server could not keep up with (higher rates say nothing more), or that was refused. */
+export const stopsSweep = ({ run, refused }) => !!refused || !keepsUp({ answeredFraction: run.okFraction, p99Ms: run.p99 });
+
+/**
+ * A server's open-loop sweep in one round, through `runRate(rate)` → a cleanRun outcome. Until a
+ * round has decided its rates (`decided` null) it goes through `rates` in order and stops at the
+ * first that stopsSweep, judged on that one run; later rounds run exactly the rates that round ran,
+ * the last one too, so that every cell of the sweep gets a run in every round. Returns the rates run.
+ */
+export async function runSweep(rates, decided, runRate) {
+  const ran = [];
+  for (const rate of decided ?? rates) {
+    const outcome = await runRate(rate);
+    ran.push(rate);
+    if (!decided && stopsSweep(outcome)) break;
+  }
+  return ran;
+}
+
+/** The figures of a cell from its clean runs: medians, sums of the counters, the highest peak RSS. */
+export function summarise(serverName, cell, runs, discarded = []) {
   const m = (key) => median(runs.map((r) => r[key]));
   const sum = (key) => runs.reduce((a, r) => a + r[key], 0);
   return {
-    server: server.name,
+    server: serverName,
     cell: cell.id,
     refused: null,
     requestsPerS: m('requestsPerS'),
@@ -180,9 +238,11 @@ export function summarise(server, cell, runs, discarded = []) {
     serverWaitP99: m('serverWaitP99'),
     serverWaitWithin250us: m('serverWaitWithin250us'),
     serverCpuUsPerEvent: m('serverCpuUsPerEvent'),
-    esCpuUsPerEvent: server.esPid ? m('esCpuUsPerEvent') : null,
-    peakRss: peakRss(server.pid),
-    esPeakRss: server.esPid ? peakRss(server.esPid) : null,
+    esCpuUsPerEvent: m('esCpuUsPerEvent'),
+    // A run's figure is the peak of its own process up to it (a round's, or a DTLS server's fresh
+    // one): the cell's is the highest over its runs.
+    peakRss: maximum(runs.map((r) => r.serverPeakRss)),
+    esPeakRss: maximum(runs.map((r) => r.esPeakRss)),
     drops: sum('drops'),
     timeouts: sum('timeouts'),
     retransmissions: sum('retransmissions'),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { iotcArgs, runOnce } from './runner.mjs';
+import { Tally, iotcArgs, runOnce, runSweep } from './runner.mjs';
 
 test('iotcArgs: the load as flags, then the server\'s own flags, passed through unchanged', () => {
   const base = iotcArgs(5683, { concurrency: 64, devices: 1 }, 1.5, '/tmp/out.json');
@@ -46,7 +46,72 @@ printf '%s' '{"throughput_per_second":10,"ok_responses":10,"duration_seconds":1,
     assert.equal(args[args.indexOf('--port') + 1], '5684');
     assert.equal(run.okResponses, 10);
     assert.equal(run.handshakesIncomplete, 1);
+    // The peak RSS of the server's process (here this one), read right after the run.
+    assert.ok(run.serverPeakRss > 0, `serverPeakRss ${run.serverPeakRss}`);
+    assert.equal(run.esPeakRss, null);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+// A clean run as runOnce returns it, with the fields summarise reads.
+const run = (eventsPerS, { serverPeakRss = 1000, okFraction = 1, p99 = 1 } = {}) => ({ eventsPerS, serverPeakRss, esPeakRss: null, okFraction, p99, drops: 1, timeouts: 0, retransmissions: 0, handshakesIncomplete: null });
+const cell = (id) => ({ id, load: {} });
+
+test('Tally: a cell\'s runs from every round, summarised together, cells in the order they first ran', () => {
+  const tally = new Tally();
+  // Round 1: ack then collector-file; round 2 the same, each cell once.
+  tally.add('ack', cell('1dev-con'), { run: run(300, { serverPeakRss: 5000 }) });
+  tally.add('collector-file', cell('1dev-con'), { run: run(100), discarded: [run(1)] });
+  tally.add('collector-file', cell('batch10'), { run: run(500) });
+  tally.add('ack', cell('1dev-con'), { run: run(200, { serverPeakRss: 7000 }) });
+  tally.add('collector-file', cell('1dev-con'), { run: run(120) });
+  tally.add('collector-file', cell('batch10'), { run: run(700) });
+  tally.add('ack', cell('1dev-con'), { run: run(250, { serverPeakRss: 6000 }) });
+  const results = tally.results();
+  assert.deepEqual(results.map((r) => [r.server, r.cell, r.runs.length]), [['ack', '1dev-con', 3], ['collector-file', '1dev-con', 2], ['collector-file', 'batch10', 2]]);
+  const [ack, file, batch] = results;
+  assert.equal(ack.eventsPerS, 250, 'median over the rounds');
+  assert.equal(ack.peakRss, 7000, 'the highest peak of the rounds\' processes, not the last');
+  assert.equal(ack.drops, 3, 'counters summed over the rounds');
+  assert.equal(file.eventsPerS, 110);
+  assert.equal(file.discarded.length, 1);
+  assert.equal(batch.eventsPerS, 600);
+  assert.ok(results.every((r) => r.refused === null));
+});
+
+test('Tally: a cell refused in one round stays refused and keeps the runs it had', () => {
+  const tally = new Tally();
+  tally.add('collector-file', cell('1dev-con'), { run: run(100) });
+  assert.equal(tally.refused('collector-file', '1dev-con'), null);
+  tally.add('collector-file', cell('1dev-con'), { run: null, discarded: [run(1), run(2), run(3)], refused: 'too noisy' });
+  assert.equal(tally.refused('collector-file', '1dev-con'), 'too noisy');
+  assert.equal(tally.refused('ack', '1dev-con'), null, 'per server');
+  // A later round that ran it anyway would not undo the refusal.
+  tally.add('collector-file', cell('1dev-con'), { run: run(90) });
+  const [r] = tally.results();
+  assert.equal(r.refused, 'too noisy');
+  assert.equal(r.eventsPerS, undefined, 'no figures');
+  assert.equal(r.runs.length, 2);
+  assert.equal(r.discarded.length, 3);
+});
+
+test('runSweep: the first round stops at the first rate the server cannot keep up with; later rounds run exactly those rates', async () => {
+  const rates = [10, 20, 30, 40];
+  const sweep = async (decided, outcomes) => {
+    const asked = [];
+    const ran = await runSweep(rates, decided, async (rate) => (asked.push(rate), outcomes[rate] ?? { run: run(rate) }));
+    assert.deepEqual(ran, asked, 'returns the rates it ran');
+    return ran;
+  };
+  // Keeps up at 10 and 20; at 30 it answered 95 %: the sweep stops there, 30 included.
+  const decided = await sweep(null, { 30: { run: run(30, { okFraction: 0.95 }) } });
+  assert.deepEqual(decided, [10, 20, 30]);
+  // A p99 above 100 ms stops it too, and so does a refusal.
+  assert.deepEqual(await sweep(null, { 20: { run: run(20, { p99: 150 }) } }), [10, 20]);
+  assert.deepEqual(await sweep(null, { 10: { run: null, refused: 'noisy' } }), [10]);
+  // A later round: the decided rates whatever their outcomes now, and none beyond.
+  assert.deepEqual(await sweep(decided, { 10: { run: run(10, { okFraction: 0.5 }) }, 20: { run: null, refused: 'noisy' } }), [10, 20, 30]);
+  // Keeping up everywhere: every rate.
+  assert.deepEqual(await sweep(null, {}), rates);
 });

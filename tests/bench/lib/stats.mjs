@@ -8,6 +8,12 @@ export function median(xs) {
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
+/** Largest of the finite numbers in xs; null when there are none. */
+export function maximum(xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x));
+  return v.length ? Math.max(...v) : null;
+}
+
 /**
  * CPU ticks other processes used between two process tables (pid → own + reaped children's
  * ticks), leaving out `ours`. A process that appeared meanwhile counts whole. One that ended

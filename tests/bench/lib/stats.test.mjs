@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { median, noiseDecision, othersTicks, saturated, keepsUp, histogramBuckets, bucketDelta, bucketQuantile, bucketShareAtMost } from './stats.mjs';
+import { median, maximum, noiseDecision, othersTicks, saturated, keepsUp, histogramBuckets, bucketDelta, bucketQuantile, bucketShareAtMost } from './stats.mjs';
 
 test('median of odd and even counts, ignoring what is not a finite number', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -9,6 +9,13 @@ test('median of odd and even counts, ignoring what is not a finite number', () =
   assert.equal(median([]), null);
   assert.equal(median([null, NaN, 7, undefined]), 7);
   assert.equal(median([10, 2, 33]), 10); // numerically, not as strings
+});
+
+test('maximum of the finite numbers, null when there are none', () => {
+  assert.equal(maximum([3, 10, 2]), 10);
+  assert.equal(maximum([null, 5, undefined, NaN]), 5);
+  assert.equal(maximum([null, null]), null);
+  assert.equal(maximum([]), null);
 });
 
 test('others: deltas of everyone but us, new processes whole, ended ones only for their time in the run', () => {
