@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "event/event.hpp"
 #include "event/validator.hpp"
@@ -18,11 +19,12 @@ struct EventLocation {
 };
 
 // Applies the field rules to one event object that has already passed the structural checks
-// (unique keys, nesting depth) and fills `out`. out.payload is copied into default storage, so
-// `object` may live in memory that is reused afterwards.
-std::optional<ValidationError> read_event(const boost::json::object& object, EventLocation location,
+// (unique keys, nesting depth) and appends it to `out`. The event's payload is moved out of
+// `object`, not copied: it keeps `object`'s storage (the validator's arena).
+std::optional<ValidationError> read_event(boost::json::object& object, EventLocation location,
                                           std::int64_t received_at_ms,
                                           const ValidationLimits& limits,
-                                          std::string_view authenticated_sender, Event& out);
+                                          std::string_view authenticated_sender,
+                                          std::vector<Event>& out);
 
 }  // namespace iot::event::detail

@@ -379,11 +379,11 @@ ValidationResult EventValidator::validate(std::string_view body, std::int64_t re
   }
 
   std::vector<json::value>& events = handler.events();
-  result.events.resize(events.size());
+  result.events.reserve(events.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
     auto error =
         detail::read_event(events[i].get_object(), detail::EventLocation{handler.array_body(), i},
-                           received_at_ms, limits_, authenticated_sender, result.events[i]);
+                           received_at_ms, limits_, authenticated_sender, result.events);
     if (error) {
       result.events.clear();
       result.error = std::move(error);

@@ -42,6 +42,9 @@ struct ValidationError {
   std::string message;
 };
 
+// The events' payloads live in the validator's memory, which its next validate() reuses: use a
+// result before validating again, and copy a payload (json::object(payload, storage)) to keep it.
+// Borrowing rather than copying saves a heap allocation and a free per payload member.
 struct ValidationResult {
   std::vector<Event> events;             // empty when error is set
   std::optional<ValidationError> error;  // all-or-nothing: one bad event rejects the batch
