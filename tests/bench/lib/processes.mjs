@@ -56,10 +56,14 @@ export function start(command, args, { cpus = null, env, cwd, name = command } =
     lines.push(l);
     for (const w of waiters) w();
   });
+  // Set before the waiters run, so that a line() still waiting learns at once that no line will
+  // come (set in a later .then(), they would wait out their whole time limit).
+  let done = false;
   const exited = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       live.delete(child);
       markExited();
+      done = true;
       for (const w of waiters) w();
       resolve({ code, signal });
     });
@@ -67,12 +71,11 @@ export function start(command, args, { cpus = null, env, cwd, name = command } =
       live.delete(child);
       markExited();
       stderrTail.push(String(error));
+      done = true;
       for (const w of waiters) w();
       resolve({ code: -1, signal: null });
     });
   });
-  let done = false;
-  exited.then(() => (done = true));
   const describe = () => `${name} (${[cmd, ...argv].join(' ')})${stderrTail.length ? `: ${stderrTail.slice(-5).join(' | ')}` : ''}`;
 
   return {
